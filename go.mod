@@ -6,4 +6,10 @@ tool github.com/usbarmory/tamago/cmd/tamago
 
 require github.com/usbarmory/tamago v1.26.0
 
-require github.com/spf13/pflag v1.0.10 // indirect
+require (
+	github.com/google/btree v1.1.2 // indirect
+	github.com/spf13/pflag v1.0.10 // indirect
+	golang.org/x/sys v0.26.0 // indirect
+	golang.org/x/time v0.7.0 // indirect
+	gvisor.dev/gvisor v0.0.0-20250911055229-61a46406f068 // indirect
+)
