@@ -1,0 +1,87 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// UBootPath is where Debian's u-boot-qemu package installs U-Boot for QEMU's
+// arm64 virt machine.
+const UBootPath = "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
+
+// prereq is one program or file the lab needs and the package that has it.
+type prereq struct {
+	name    string // program on $PATH, or absolute file path
+	pkg     string // Debian package that provides it
+	forDisk bool   // needed to build disk images
+	forQEMU bool   // needed to boot
+}
+
+var prereqs = []prereq{
+	{name: "qemu-system-aarch64", pkg: "qemu-system-arm", forQEMU: true},
+	{name: UBootPath, pkg: "u-boot-qemu", forQEMU: true},
+	{name: "sgdisk", pkg: "gdisk", forDisk: true},
+	{name: "mkfs.vfat", pkg: "dosfstools", forDisk: true},
+	{name: "mmd", pkg: "mtools", forDisk: true},
+	{name: "mcopy", pkg: "mtools", forDisk: true},
+}
+
+// Missing lists the lab prerequisites that are not installed, each as
+// "program (Debian package)". Disk-building tools are checked when disk is
+// true, QEMU and U-Boot when qemu is true.
+func Missing(disk, qemu bool) []string {
+	var out []string
+	for _, p := range prereqs {
+		if !(disk && p.forDisk || qemu && p.forQEMU) {
+			continue
+		}
+		if !present(p.name) {
+			out = append(out, fmt.Sprintf("%s (%s)", p.name, p.pkg))
+		}
+	}
+	return out
+}
+
+func present(name string) bool {
+	if strings.HasPrefix(name, "/") {
+		_, err := os.Stat(name)
+		return err == nil
+	}
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
+// Check returns nil when everything the lab needs (disk tools, QEMU and
+// U-Boot) is installed, or one error naming every missing piece and the
+// Debian packages to install.
+func Check() error {
+	return missingErr(Missing(true, true))
+}
+
+func missingErr(m []string) error {
+	if len(m) == 0 {
+		return nil
+	}
+	return errors.New("lab: missing " + strings.Join(m, ", ") + "; install them with apt-get")
+}
+
+// SkipIfMissing skips t with one line naming what is missing when the full
+// lab (disk tools, QEMU, U-Boot) is not installed.
+func SkipIfMissing(t testing.TB) {
+	t.Helper()
+	if err := Check(); err != nil {
+		t.Skip("SKIP: " + err.Error())
+	}
+}
+
+// SkipIfNoDiskTools skips t when the tools BuildDisk needs are missing.
+func SkipIfNoDiskTools(t testing.TB) {
+	t.Helper()
+	if err := missingErr(Missing(true, false)); err != nil {
+		t.Skip("SKIP: " + err.Error())
+	}
+}

@@ -1,0 +1,125 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Config describes one QEMU run: the arm64 virt machine with U-Boot as its
+// firmware, user-mode networking on virtio-net, virtio-rng, and virtio-blk
+// disks.
+type Config struct {
+	QEMU      string // emulator; default "qemu-system-aarch64"
+	BIOS      string // firmware; default UBootPath
+	CPU       string // default "cortex-a57" ("max" is ~3× slower: pointer-auth emulation)
+	MemoryMiB int    // default 1024
+
+	// Disks are raw images attached in order as virtio-blk devices: U-Boot
+	// calls the first "virtio 0", the next "virtio 1", and so on.
+	Disks []string
+	// Snapshot attaches the disks with snapshot=on: guest writes (U-Boot's
+	// EFI variables, say) go to a temporary overlay, the images stay as built.
+	Snapshot bool
+
+	NoRNG bool // leave out virtio-rng-pci, so U-Boot has no EFI_RNG_PROTOCOL
+
+	// User-mode (slirp) network: guest 10.0.2.15, host loopback 10.0.2.2,
+	// DNS 10.0.2.3. Only these options can be set; other DHCP options cannot.
+	NoNet      bool
+	TFTP       string   // tftp=DIR: slirp's TFTP server root
+	BootFile   string   // bootfile=NAME: the file DHCP offers
+	HostFwd    []string // hostfwd= rules, e.g. "tcp:127.0.0.1:8022-:22"
+	NetOptions []string // more -netdev user options as "key=value"
+
+	ExtraArgs []string // appended to the command line as they are
+}
+
+// qemuEscape doubles commas, QEMU's escape inside option values.
+func qemuEscape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
+
+// Args returns QEMU's arguments (without the program name). With console
+// the serial port is QEMU's plain stdio (for a pipe: no monitor multiplexed
+// on it, so every byte reaches U-Boot); otherwise -nographic puts serial and
+// monitor on the terminal (Ctrl-A x quits, Ctrl-A c toggles the monitor).
+func (c Config) Args(console bool) ([]string, error) {
+	bios := c.BIOS
+	if bios == "" {
+		bios = UBootPath
+	}
+	if _, err := os.Stat(bios); err != nil {
+		return nil, fmt.Errorf("lab: firmware %s: %w (install u-boot-qemu)", bios, err)
+	}
+	cpu := c.CPU
+	if cpu == "" {
+		cpu = "cortex-a57"
+	}
+	mem := c.MemoryMiB
+	if mem == 0 {
+		mem = 1024
+	}
+	args := []string{
+		"-M", "virt", "-cpu", cpu, "-m", fmt.Sprint(mem), "-nographic",
+		"-bios", bios,
+	}
+	if console {
+		args = append(args, "-monitor", "none")
+	}
+	if !c.NoNet {
+		nd := "user,id=n0"
+		if c.TFTP != "" {
+			if st, err := os.Stat(c.TFTP); err != nil || !st.IsDir() {
+				return nil, fmt.Errorf("lab: TFTP root %q is not a directory", c.TFTP)
+			}
+			nd += ",tftp=" + qemuEscape(c.TFTP)
+		}
+		if c.BootFile != "" {
+			nd += ",bootfile=" + qemuEscape(c.BootFile)
+		}
+		for _, f := range c.HostFwd {
+			nd += ",hostfwd=" + qemuEscape(f)
+		}
+		for _, o := range c.NetOptions {
+			if !strings.Contains(o, "=") {
+				return nil, fmt.Errorf("lab: netdev option %q: want key=value", o)
+			}
+			nd += "," + o
+		}
+		// romfile= (empty): no iPXE option ROM; without it QEMU looks for
+		// efi-virtio.rom and fails when it is not installed.
+		args = append(args, "-netdev", nd, "-device", "virtio-net-pci,netdev=n0,romfile=")
+	}
+	if !c.NoRNG {
+		args = append(args, "-device", "virtio-rng-pci")
+	}
+	for i, d := range c.Disks {
+		if _, err := os.Stat(d); err != nil {
+			return nil, fmt.Errorf("lab: disk %d: %w", i, err)
+		}
+		drive := fmt.Sprintf("if=none,id=d%d,format=raw,file=%s", i, qemuEscape(d))
+		if c.Snapshot {
+			drive += ",snapshot=on"
+		}
+		args = append(args, "-drive", drive, "-device", fmt.Sprintf("virtio-blk-pci,drive=d%d", i))
+	}
+	return append(args, c.ExtraArgs...), nil
+}
+
+// Command returns the QEMU command for c (see Args); its standard streams
+// are left for the caller to connect.
+func (c Config) Command(console bool) (*exec.Cmd, error) {
+	args, err := c.Args(console)
+	if err != nil {
+		return nil, err
+	}
+	q := c.QEMU
+	if q == "" {
+		q = "qemu-system-aarch64"
+	}
+	path, err := exec.LookPath(q)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %s not found (install qemu-system-arm): %w", q, err)
+	}
+	return exec.Command(path, args...), nil
+}
