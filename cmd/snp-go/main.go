@@ -1,0 +1,66 @@
+// Command snp-go is the EFI application: U-Boot starts it with
+// `bootefi`. Build it with `make` (GOOS=tamago GOARCH=arm64).
+//
+// Options come from the EFI load options, which U-Boot's bootefi takes from
+// the `bootargs` environment variable, e.g.
+//
+//	=> setenv bootargs --selftest=memdisk
+//	=> bootefi ${kernel_addr_r} ${fdtcontroladdr}
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// version is set by the Makefile (-X main.version=...).
+var version = "dev"
+
+func main() {
+	plat := platform()
+	flags := pflag.NewFlagSet("snp-go", pflag.ContinueOnError)
+	selftest := flags.StringSlice("selftest", nil, "run platform self-tests: memdisk, callbacks")
+	if err := flags.Parse(strings.Fields(plat.LoadOptions())); err != nil {
+		fmt.Printf("snp-go: bad load options %q: %v\n", plat.LoadOptions(), err)
+		os.Exit(1)
+	}
+	plat.Banner()
+
+	if s := embeddedFile("script.ipxe"); s != nil {
+		fmt.Printf("embedded script (%d bytes):\n%s", len(s), s)
+		if !strings.HasSuffix(string(s), "\n") {
+			fmt.Println()
+		}
+	}
+	if t := embeddedFile("trust.pem"); t != nil {
+		fmt.Printf("embedded trust anchors: %d bytes\n", len(t))
+	}
+
+	resident := false
+	for _, t := range *selftest {
+		start := time.Now()
+		var err error
+		switch t {
+		case "memdisk":
+			err = plat.SelftestMemdisk()
+			resident = true
+		case "callbacks":
+			err = plat.SelftestCallbacks()
+		default:
+			err = fmt.Errorf("unknown self-test %q (have: memdisk, callbacks)", t)
+		}
+		if err != nil {
+			fmt.Printf("selftest %s: FAIL: %v\n", t, err)
+			os.Exit(1)
+		}
+		fmt.Printf("selftest %s: PASS (%v)\n", t, time.Since(start).Round(time.Millisecond))
+	}
+	if resident {
+		plat.StayResident("a disk served by snp-go is connected to U-Boot")
+	}
+	fmt.Println("snp-go: returning to firmware")
+}

@@ -1,0 +1,184 @@
+//go:build tamago && arm64
+
+package efi
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// EFI_BLOCK_IO_PROTOCOL (§13.9) as served by snp-go: the protocol struct
+// and its media live in firmware pool memory; the four functions are
+// callback thunks shared by all instances, which find the device by the
+// This pointer.
+const (
+	blockIORevision3 = 0x00020031
+	bioMedia         = 8
+	bioReset         = 16
+	bioRead          = 24
+	bioWrite         = 32
+	bioFlush         = 40
+	bioSize          = 48
+	mediaSize        = 48
+)
+
+var (
+	blockMu      sync.Mutex
+	blockDevs    = map[uintptr]BlockDevice{}
+	blockThunks  [4]uintptr
+	blockInitErr error
+	blockOnce    sync.Once
+)
+
+func blockDev(this uintptr) BlockDevice {
+	blockMu.Lock()
+	defer blockMu.Unlock()
+	return blockDevs[this]
+}
+
+func initBlockThunks() {
+	hs := []Handler{
+		func(a *[8]uintptr) uintptr { // Reset(This, ExtendedVerification)
+			d := blockDev(a[0])
+			if d == nil {
+				return uintptr(InvalidParameter)
+			}
+			return uintptr(d.Reset(a[1]&0xff != 0))
+		},
+		func(a *[8]uintptr) uintptr { // ReadBlocks(This, MediaId, LBA, BufferSize, Buffer)
+			d := blockDev(a[0])
+			if d == nil || (a[3] > 0 && a[4] == 0) {
+				return uintptr(InvalidParameter)
+			}
+			return uintptr(d.ReadBlocks(uint32(a[1]), uint64(a[2]), bufAt(a[4], a[3])))
+		},
+		func(a *[8]uintptr) uintptr { // WriteBlocks(This, MediaId, LBA, BufferSize, Buffer)
+			d := blockDev(a[0])
+			if d == nil || (a[3] > 0 && a[4] == 0) {
+				return uintptr(InvalidParameter)
+			}
+			return uintptr(d.WriteBlocks(uint32(a[1]), uint64(a[2]), bufAt(a[4], a[3])))
+		},
+		func(a *[8]uintptr) uintptr { // FlushBlocks(This)
+			d := blockDev(a[0])
+			if d == nil {
+				return uintptr(InvalidParameter)
+			}
+			return uintptr(d.FlushBlocks())
+		},
+	}
+	for i, h := range hs {
+		p, err := NewCallback(h)
+		if err != nil {
+			blockInitErr = err
+			return
+		}
+		blockThunks[i] = p
+	}
+}
+
+func bufAt(p, n uintptr) []byte {
+	if n == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), n)
+}
+
+func store64(p uintptr, v uint64) { *(*uint64)(unsafe.Pointer(p)) = v }
+func store32(p uintptr, v uint32) { *(*uint32)(unsafe.Pointer(p)) = v }
+func store8(p uintptr, v bool) {
+	b := byte(0)
+	if v {
+		b = 1
+	}
+	*(*byte)(unsafe.Pointer(p)) = b
+}
+
+func writeMedia(m uintptr, md BlockMedia) {
+	store32(m+0, md.MediaID)
+	store8(m+4, md.Removable)
+	store8(m+5, md.Present)
+	store8(m+6, md.Partition)
+	store8(m+7, md.ReadOnly)
+	store8(m+8, md.WriteCaching)
+	store32(m+12, md.BlockSize)
+	store32(m+16, md.IOAlign)
+	store64(m+24, md.LastBlock)
+	store64(m+32, md.LowestAlignedLBA)
+	store32(m+40, md.LogicalBlocksPerPhysicalBlock)
+	store32(m+44, md.OptimalTransferLengthGranularity)
+}
+
+// BlockIOHandle is an installed Block IO + Device Path handle.
+type BlockIOHandle struct {
+	Handle Handle
+	proto  uintptr
+	media  uintptr
+	path   unsafe.Pointer
+}
+
+// InstallBlockIO installs dev as EFI_BLOCK_IO_PROTOCOL together with the
+// device path dp on a new handle. U-Boot binds its block driver only when
+// dp's last node is not a media node. Call ConnectController on the handle
+// to make the firmware create partition and file-system handles.
+func InstallBlockIO(dev BlockDevice, dp DevicePath) (*BlockIOHandle, error) {
+	blockOnce.Do(initBlockThunks)
+	if blockInitErr != nil {
+		return nil, blockInitErr
+	}
+	if len(dp) > 0 && dp[len(dp)-1].IsMedia() {
+		return nil, &Error{Op: "efi.InstallBlockIO: device path ends in a media node", Status: InvalidParameter}
+	}
+	mem, err := AllocatePool(bioSize + mediaSize)
+	if err != nil {
+		return nil, err
+	}
+	dpb := dp.Bytes()
+	path, err := AllocatePool(len(dpb))
+	if err != nil {
+		FreePool(mem)
+		return nil, err
+	}
+	copy(unsafe.Slice((*byte)(path), len(dpb)), dpb)
+	b := &BlockIOHandle{proto: uintptr(mem), media: uintptr(mem) + bioSize, path: path}
+	writeMedia(b.media, dev.Media())
+	store64(b.proto, blockIORevision3)
+	store64(b.proto+bioMedia, uint64(b.media))
+	store64(b.proto+bioReset, uint64(blockThunks[0]))
+	store64(b.proto+bioRead, uint64(blockThunks[1]))
+	store64(b.proto+bioWrite, uint64(blockThunks[2]))
+	store64(b.proto+bioFlush, uint64(blockThunks[3]))
+
+	blockMu.Lock()
+	blockDevs[b.proto] = dev
+	blockMu.Unlock()
+
+	h := alloc[Handle]()
+	if err := InstallMultipleProtocolInterfaces(h, ptr(&BlockIOProtocolGUID), b.proto, ptr(&DevicePathProtocolGUID), uintptr(path)); err != nil {
+		blockMu.Lock()
+		delete(blockDevs, b.proto)
+		blockMu.Unlock()
+		FreePool(mem)
+		FreePool(path)
+		return nil, err
+	}
+	b.Handle = *h
+	return b, nil
+}
+
+// UpdateMedia rewrites the media structure from the device (after a media
+// change or resize; bump MediaID in the device).
+func (b *BlockIOHandle) UpdateMedia(dev BlockDevice) { writeMedia(b.media, dev.Media()) }
+
+// Uninstall removes the protocols. U-Boot 2023.01 keeps using a connected
+// Block IO after this returns success: do not uninstall a connected disk
+// that the firmware may still read.
+func (b *BlockIOHandle) Uninstall() error {
+	if err := UninstallMultipleProtocolInterfaces(b.Handle, ptr(&BlockIOProtocolGUID), b.proto, ptr(&DevicePathProtocolGUID), uintptr(b.path)); err != nil {
+		return err
+	}
+	blockMu.Lock()
+	delete(blockDevs, b.proto)
+	blockMu.Unlock()
+	return nil
+}

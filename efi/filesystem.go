@@ -1,0 +1,90 @@
+//go:build tamago && arm64
+
+package efi
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unsafe"
+)
+
+// EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (§13.4: OpenVolume at 8) and
+// EFI_FILE_PROTOCOL (§13.5: Open 8, Close 16, Read 32, GetInfo 64).
+const (
+	sfsOpenVolume = 8
+	fileOpen      = 8
+	fileClose     = 16
+	fileRead      = 32
+	fileModeRead  = 1
+)
+
+// File is an open EFI_FILE_PROTOCOL.
+type File struct {
+	p    uintptr
+	name string
+}
+
+// OpenVolume opens the root directory of the Simple File System on h.
+func OpenVolume(h Handle) (*File, error) {
+	sfs, err := HandleProtocol(h, &SimpleFileSystemProtocolGUID)
+	if err != nil {
+		return nil, err
+	}
+	root := alloc[uintptr]()
+	if err := wrap("SimpleFileSystem.OpenVolume", Call(fn(sfs, sfsOpenVolume), sfs, ptr(root))); err != nil {
+		return nil, err
+	}
+	return &File{p: *root, name: `\`}, nil
+}
+
+// Open opens path (with / or \ separators) relative to f for reading.
+func (f *File) Open(path string) (*File, error) {
+	path = strings.ReplaceAll(path, "/", `\`)
+	name := UCS2(path)
+	out := alloc[uintptr]()
+	s := Call(fn(f.p, fileOpen), f.p, ptr(out), uintptr(unsafe.Pointer(&name[0])), fileModeRead, 0)
+	if err := wrap(fmt.Sprintf("File.Open(%s)", path), s); err != nil {
+		return nil, err
+	}
+	return &File{p: *out, name: path}, nil
+}
+
+// Read implements io.Reader.
+func (f *File) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	buf := make([]byte, len(b)) // heap: the firmware writes into it
+	escapeSink = buf
+	n := alloc[uintptr]()
+	*n = uintptr(len(buf))
+	s := Call(fn(f.p, fileRead), f.p, ptr(n), uintptr(unsafe.Pointer(&buf[0])))
+	if err := wrap(fmt.Sprintf("File.Read(%s)", f.name), s); err != nil {
+		return 0, err
+	}
+	if *n == 0 {
+		return 0, io.EOF
+	}
+	return copy(b, buf[:*n]), nil
+}
+
+// Close closes f.
+func (f *File) Close() error {
+	return wrap("File.Close", Call(fn(f.p, fileClose), f.p))
+}
+
+// ReadFile reads a whole file from the Simple File System on h.
+func ReadFile(h Handle, path string) ([]byte, error) {
+	root, err := OpenVolume(h)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}

@@ -1,0 +1,177 @@
+//go:build tamago && arm64
+
+package efi
+
+import (
+	"errors"
+	"unsafe"
+)
+
+// Console output (EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL, §12.4): OutputString is
+// at offset 8. conOutString is called from Printk, on any stack, so it
+// uses callRaw and static memory only.
+
+var conBuf [256]uint16
+
+//go:nosplit
+func conOutString(n int) {
+	out := uintptr(load64(systemTable + stConOut))
+	if out == 0 {
+		return
+	}
+	conBuf[n] = 0
+	a := [8]uintptr{out, uintptr(unsafe.Pointer(&conBuf[0]))}
+	callRaw(uintptr(load64(out+8)), &a)
+}
+
+var conLen int
+
+// ConsoleWrite buffers one byte of console output, turning "\n" into
+// "\r\n", and writes the buffer to ConOut at the end of each line or when
+// full. Bytes are passed through as Latin-1; multi-byte UTF-8 is shown
+// as-is byte by byte (U-Boot's serial console prints it correctly).
+//
+//go:nosplit
+func ConsoleWrite(c byte) {
+	if c == '\n' {
+		conBuf[conLen] = '\r'
+		conLen++
+	}
+	conBuf[conLen] = uint16(c)
+	conLen++
+	if c == '\n' || conLen >= len(conBuf)-3 {
+		ConsoleFlush()
+	}
+}
+
+// ConsoleFlush writes out buffered console output.
+//
+//go:nosplit
+func ConsoleFlush() {
+	if conLen > 0 {
+		conOutString(conLen)
+		conLen = 0
+	}
+}
+
+// Key is an EFI_INPUT_KEY (§12.3.3): a scan code for special keys or a
+// UCS-2 character.
+type Key struct {
+	ScanCode    uint16
+	UnicodeChar uint16
+}
+
+// Scan codes, §12.3 Table 12.4.
+const (
+	ScanUp     = 0x01
+	ScanDown   = 0x02
+	ScanRight  = 0x03
+	ScanLeft   = 0x04
+	ScanHome   = 0x05
+	ScanEnd    = 0x06
+	ScanInsert = 0x07
+	ScanDelete = 0x08
+	ScanEsc    = 0x17
+)
+
+// ReadKey polls ConIn's ReadKeyStroke (§12.3.3). ok is false when no key
+// is waiting.
+func ReadKey() (k Key, ok bool, err error) {
+	in := uintptr(load64(systemTable + stConIn))
+	if in == 0 {
+		return k, false, errors.New("efi: no console input")
+	}
+	p := alloc[Key]()
+	s := Call(fn(in, 8), in, ptr(p))
+	if s == NotReady {
+		return k, false, nil
+	}
+	if err := wrap("SimpleTextInput.ReadKeyStroke", s); err != nil {
+		return k, false, err
+	}
+	return *p, true, nil
+}
+
+// LoadedImage is the part of EFI_LOADED_IMAGE_PROTOCOL (§9.1.1) snp-go uses.
+type LoadedImage struct {
+	DeviceHandle Handle
+	FilePath     DevicePath
+	LoadOptions  string
+	ImageBase    uintptr
+	ImageSize    uint64
+}
+
+// Image returns snp-go's own Loaded Image data.
+func Image() (*LoadedImage, error) {
+	li, err := HandleProtocol(ImageHandle(), &LoadedImageProtocolGUID)
+	if err != nil {
+		return nil, err
+	}
+	l := &LoadedImage{
+		DeviceHandle: Handle(load64(li + 24)),
+		ImageBase:    uintptr(load64(li + 64)),
+		ImageSize:    load64(li + 72),
+	}
+	if fp := uintptr(load64(li + 32)); fp != 0 {
+		l.FilePath, _, _ = ParseDevicePath(unsafe.Slice((*byte)(unsafe.Pointer(fp)), 4096))
+	}
+	if n, p := load32(li+48), uintptr(load64(li+56)); n > 0 && p != 0 {
+		u := unsafe.Slice((*uint16)(unsafe.Pointer(p)), n/2)
+		l.LoadOptions = GoString(uintptr(unsafe.Pointer(&u[0])))
+	}
+	return l, nil
+}
+
+// HandleDevicePath returns the device path installed on h.
+func HandleDevicePath(h Handle) (DevicePath, error) {
+	p, err := HandleProtocol(h, &DevicePathProtocolGUID)
+	if err != nil {
+		return nil, err
+	}
+	dp, _, err := ParseDevicePath(unsafe.Slice((*byte)(unsafe.Pointer(p)), 64<<10))
+	return dp, err
+}
+
+// RNG (EFI_RNG_PROTOCOL, §37.5): GetRNG at offset 8. Used by the runtime
+// before it is initialised, hence static memory and callRaw.
+
+var rngIface uintptr
+var rngOut uintptr
+
+// InitRNG locates EFI_RNG_PROTOCOL and reports whether it is present.
+//
+//go:nosplit
+func InitRNG() bool {
+	if rngIface != 0 {
+		return true
+	}
+	a := [8]uintptr{uintptr(unsafe.Pointer(&RNGProtocolGUID)), 0, uintptr(unsafe.Pointer(&rngOut))}
+	if s := callRaw(uintptr(load64(bs()+bsLocateProtocol)), &a); s.IsError() {
+		return false
+	}
+	rngIface = rngOut
+	return rngIface != 0
+}
+
+// GetRNG fills b from EFI_RNG_PROTOCOL with the default algorithm and
+// reports success. b must not be on a goroutine stack that can move while
+// the call runs (it cannot: callRaw accepts no callbacks).
+//
+//go:nosplit
+func GetRNG(b []byte) bool {
+	if rngIface == 0 || len(b) == 0 {
+		return rngIface != 0
+	}
+	for off := 0; off < len(b); {
+		n := len(b) - off
+		if n > 4096 {
+			n = 4096
+		}
+		a := [8]uintptr{rngIface, 0, uintptr(n), uintptr(unsafe.Pointer(&b[off]))}
+		if s := callRaw(uintptr(load64(rngIface+8)), &a); s.IsError() {
+			return false
+		}
+		off += n
+	}
+	return true
+}
