@@ -4,33 +4,44 @@
 //
 // A test that boots an EFI application and waits for its banner:
 //
-//	lab.SkipIfMissing(t)
 //	img := filepath.Join(t.TempDir(), "disk.img")
-//	if err := lab.BuildDisk(img, lab.EFIDisk("snp-go.efi", false)); err != nil {
+//	if err := lab.BuildDisk(img, lab.EFIDisk("../snp-go.efi", false)); err != nil {
 //		t.Fatal(err)
 //	}
-//	c := lab.Start(t, lab.Config{Disks: []string{img}})
-//	if err := c.StopAutoboot(10 * time.Second); err != nil {
+//	m := lab.Start(t, lab.Config{Disks: []string{img}, Snapshot: true}) // skips if the lab is missing
+//	if _, err := m.StopAutoboot(15 * time.Second); err != nil {
 //		t.Fatal(err)
 //	}
-//	loaded, err := c.Bootefi("0:1", "snp-go.efi", 10*time.Second)
+//	loaded, err := m.Bootefi("0:1", "snp-go.efi", 10*time.Second)
 //	if err != nil {
 //		t.Fatal(err)
 //	}
-//	m, err := c.Expect(regexp.MustCompile(`snp-go (\S+)`), 20*time.Second)
+//	b, err := m.Expect(regexp.MustCompile(`snp-go (\S+)\r*\n`), 20*time.Second)
 //	if err != nil {
 //		t.Fatal(err)
 //	}
-//	t.Logf("bootefi to banner: %v", m.At.Sub(loaded))
+//	t.Logf("version %s, bootefi to banner %v", b.Groups[1], b.At.Sub(loaded.At))
+//	if _, err := m.WaitPrompt(20 * time.Second); err != nil { // the app returned
+//		t.Fatal(err)
+//	}
+//
+// Start kills QEMU when the test ends (and the kernel kills it if the test
+// binary dies), writes the whole transcript to a log file ($SNP_LAB_LOGDIR
+// keeps it) and prints its tail when the test failed. Match.At is when the
+// matched text arrived, not when Expect was called. Text an EFI application
+// prints with "\r\n" arrives as "\r\r\n": U-Boot's serial driver adds a CR
+// before every LF.
 //
 // The lab is host-only: it runs external programs (qemu-system-aarch64,
 // sgdisk, mkfs.vfat, mtools) and is never linked into the EFI application.
 // Check and SkipIfMissing name whatever of those is not installed.
 //
-// Facts about the Debian U-Boot (2023.01) that the lab relies on, all
-// checked by this package's tests: autoboot waits 2 s at "Hit any key to
-// stop autoboot"; its distro boot scans qfw, usb0, scsi0, virtio0, … and on
-// virtio 0:1 runs /boot.scr (a legacy uImage of type script); the console
-// line buffer holds 511 characters; typed input is never dropped, because
-// QEMU's PL011 stops reading the pipe while its receive FIFO is full.
+// Facts about the Debian U-Boot (2023.01) that the lab relies on: autoboot
+// counts down 2 s at "Hit any key to stop autoboot"; its distro boot scans
+// qfw, usb0, scsi0, virtio0, nvme0, dhcp and on virtio 0:1 runs /boot.scr (a
+// legacy uImage of type script; TestQEMUAutoboot); the console line buffer
+// holds 511 characters (Run refuses longer lines); typed input is not
+// dropped, because QEMU's PL011 stops reading the pipe while its receive FIFO
+// is full (TestQEMUUBoot types 450 characters in one write) — but bootefi
+// discards input typed before its EFI console starts.
 package lab
