@@ -24,22 +24,59 @@ func conOutString(n int) {
 	callRaw(uintptr(load64(out+8)), &a)
 }
 
-var conLen int
+var (
+	conLen  int
+	utfNeed int    // continuation bytes still expected
+	utfRune uint32 // code point being decoded
+)
 
-// ConsoleWrite buffers one byte of console output, turning "\n" into
-// "\r\n", and writes the buffer to ConOut at the end of each line or when
-// full. Bytes are passed through as Latin-1; multi-byte UTF-8 is shown
-// as-is byte by byte (U-Boot's serial console prints it correctly).
+// ConsoleWrite buffers one byte of UTF-8 console output, turning "\n" into
+// "\r\n" and UTF-8 into UCS-2 (characters outside the BMP become '?'),
+// and writes the buffer to ConOut at the end of each line or when full.
 //
 //go:nosplit
 func ConsoleWrite(c byte) {
-	if c == '\n' {
-		conBuf[conLen] = '\r'
-		conLen++
+	switch {
+	case c < 0x80:
+		utfNeed = 0
+	case c&0xc0 == 0x80: // continuation
+		if utfNeed == 0 {
+			c = '?'
+			break
+		}
+		utfRune = utfRune<<6 | uint32(c&0x3f)
+		if utfNeed--; utfNeed > 0 {
+			return
+		}
+		if utfRune > 0xffff {
+			utfRune = '?'
+		}
+		conPut(uint16(utfRune))
+		return
+	case c&0xe0 == 0xc0:
+		utfNeed, utfRune = 1, uint32(c&0x1f)
+		return
+	case c&0xf0 == 0xe0:
+		utfNeed, utfRune = 2, uint32(c&0x0f)
+		return
+	default:
+		utfNeed, utfRune = 3, uint32(c&0x07)
+		return
 	}
-	conBuf[conLen] = uint16(c)
+	if c == '\n' {
+		conPut('\r')
+	}
+	conPut(uint16(c))
+	if c == '\n' {
+		ConsoleFlush()
+	}
+}
+
+//go:nosplit
+func conPut(u uint16) {
+	conBuf[conLen] = u
 	conLen++
-	if c == '\n' || conLen >= len(conBuf)-3 {
+	if conLen >= len(conBuf)-3 {
 		ConsoleFlush()
 	}
 }
@@ -138,6 +175,10 @@ func HandleDevicePath(h Handle) (DevicePath, error) {
 var rngIface uintptr
 var rngOut uintptr
 
+// RNGStatus is the status of the last failed EFI_RNG_PROTOCOL call, for
+// diagnostics.
+var RNGStatus Status
+
 // InitRNG locates EFI_RNG_PROTOCOL and reports whether it is present.
 //
 //go:nosplit
@@ -147,6 +188,7 @@ func InitRNG() bool {
 	}
 	a := [8]uintptr{uintptr(unsafe.Pointer(&RNGProtocolGUID)), 0, uintptr(unsafe.Pointer(&rngOut))}
 	if s := callRaw(uintptr(load64(bs()+bsLocateProtocol)), &a); s.IsError() {
+		RNGStatus = s
 		return false
 	}
 	rngIface = rngOut
@@ -169,6 +211,7 @@ func GetRNG(b []byte) bool {
 		}
 		a := [8]uintptr{rngIface, 0, uintptr(n), uintptr(unsafe.Pointer(&b[off]))}
 		if s := callRaw(uintptr(load64(rngIface+8)), &a); s.IsError() {
+			RNGStatus = s
 			return false
 		}
 		off += n

@@ -62,7 +62,7 @@ func (p *efiPlatform) Banner() {
 	if board.Secure() {
 		fmt.Println("  random:   EFI_RNG_PROTOCOL")
 	} else {
-		fmt.Println("  random:   WARNING: no EFI_RNG_PROTOCOL (add virtio-rng): randomness is NOT secure; TLS and CHAP are predictable")
+		fmt.Printf("  random:   WARNING: no usable EFI_RNG_PROTOCOL (%v; add virtio-rng): randomness is NOT secure; TLS and CHAP are predictable\n", efi.RNGStatus)
 	}
 }
 

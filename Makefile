@@ -1,0 +1,70 @@
+# snp-go — see README.md.
+#
+#   make                      build snp-go.efi (needs the TamaGo compiler, see README)
+#   make EMBED=boot.ipxe      ... with an embedded boot script
+#   make TRUST=ca.pem[,b.pem] ... with embedded HTTPS trust anchors
+#   make OUT=/tmp/x.efi       ... somewhere else (tests build variants in parallel)
+#   make qemu                 build, then boot it under U-Boot in QEMU
+#   make test                 run every test (host, tgtd, QEMU)
+#   make vet                  gofmt + go vet for the host and for GOOS=tamago
+
+SHELL   := /bin/bash
+GO      ?= go
+OUT     ?= snp-go.efi
+BUILD   := $(OUT).build
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+EMBED   ?=
+TRUST   ?=
+
+# The TamaGo compiler: `go tool tamago` (the tamago module's launcher, a tool
+# in go.mod) runs tamago-go matching the module version from the user cache.
+TAMAGO_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/usbarmory/tamago)
+TAMAGO_ROOT    := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tamago-go/tamago-go$(TAMAGO_VERSION:v%=%)
+TAMAGO_ENV     := GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago
+
+# Two links at different text addresses; cmd/mkefi turns the words that
+# differ by exactly the delta into PE base relocations.
+LDFLAGS := -s -w -buildid= -B none -E _rt0_arm64_tamago -R 0x1000 -X main.version=$(VERSION)
+LOW     := 0x50010000
+HIGH    := 0x60010000
+
+.PHONY: all snp-go.efi efi qemu test test-host vet tamago-check clean
+all: efi
+
+tamago-check:
+	@test -x $(TAMAGO_ROOT)/bin/go || { \
+	  echo "SKIP/ERROR: TamaGo compiler tamago-go$(TAMAGO_VERSION:v%=%) missing: $(TAMAGO_ROOT)/bin/go" >&2; \
+	  echo "  install it as README.md 'The TamaGo compiler' says (go tool tamago builds it on first use when GitHub is reachable)" >&2; \
+	  exit 3; }
+
+efi snp-go.efi: tamago-check
+	@mkdir -p $(BUILD)
+	@overlay='{"Replace":{'; sep=; \
+	if [ -n "$(EMBED)" ]; then \
+	  test -f "$(EMBED)" || { echo "EMBED=$(EMBED): no such file" >&2; exit 1; }; \
+	  overlay+="\"$(CURDIR)/cmd/snp-go/embedded/script.ipxe\":\"$(abspath $(EMBED))\""; sep=,; fi; \
+	if [ -n "$(TRUST)" ]; then \
+	  : > $(BUILD)/trust.pem; \
+	  for f in $(subst $(comma), ,$(TRUST)); do test -f "$$f" || { echo "TRUST: $$f: no such file" >&2; exit 1; }; cat "$$f" >> $(BUILD)/trust.pem; done; \
+	  overlay+="$$sep\"$(CURDIR)/cmd/snp-go/embedded/trust.pem\":\"$(abspath $(BUILD))/trust.pem\""; sep=,; fi; \
+	echo "$$overlay}}" > $(BUILD)/overlay.json
+	@T=$$($(GO) tool -n tamago) && for a in $(LOW) $(HIGH); do \
+	  $(TAMAGO_ENV) $$T build -trimpath -overlay $(BUILD)/overlay.json -ldflags "$(LDFLAGS) -T $$a" -o $(BUILD)/snp-go-$$a.elf ./cmd/snp-go || exit 1; done
+	@$(GO) run ./cmd/mkefi -o $(OUT) $(BUILD)/snp-go-$(LOW).elf $(BUILD)/snp-go-$(HIGH).elf
+
+comma := ,
+
+qemu: efi
+	$(GO) run ./cmd/snplab run --efi $(OUT)
+
+test:
+	$(GO) test -timeout 60m -p 1 ./...
+
+vet:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	@if test -x $(TAMAGO_ROOT)/bin/go; then T=$$($(GO) tool -n tamago); \
+	  $(TAMAGO_ENV) $$T vet -unsafeptr=false ./efi ./board ./cmd/snp-go; fi
+
+clean:
+	rm -rf snp-go.efi snp-go.efi.build build
