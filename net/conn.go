@@ -282,3 +282,32 @@ func (c *bootstrapConn) Close() error {
 	c.once.Do(c.undo)
 	return err
 }
+
+// ListenUDPBroadcast opens a UDP socket bound to laddr on ifc that may send
+// to broadcast addresses (SO_BROADCAST), e.g. for a DHCP or TFTP server peer
+// in tests, or ProxyDHCP.
+func (s *Stack) ListenUDPBroadcast(ifc *Interface, laddr netip.AddrPort) (*gonet.UDPConn, error) {
+	opErr := func(err error) error {
+		return &stdnet.OpError{Op: "listen", Net: "udp", Addr: stdnet.UDPAddrFromAddrPort(laddr), Err: err}
+	}
+	fa, err := fullAddr(laddr)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	var wq waiter.Queue
+	ep, terr := s.s.NewEndpoint(udp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
+	if terr != nil {
+		return nil, opErr(tcpipErr(terr))
+	}
+	ep.SocketOptions().SetBroadcast(true)
+	if terr := ep.SocketOptions().SetBindToDevice(int32(ifc.id)); terr != nil {
+		ep.Close()
+		return nil, opErr(tcpipErr(terr))
+	}
+	fa.NIC = ifc.id
+	if terr := ep.Bind(fa); terr != nil {
+		ep.Close()
+		return nil, opErr(tcpipErr(terr))
+	}
+	return gonet.NewUDPConn(&wq, ep), nil
+}

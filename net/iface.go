@@ -136,7 +136,9 @@ var stackAddrProps = stack.AddressProperties{}
 
 func (i *Interface) removeIPv4Addresses() {
 	for _, pa := range i.stack.s.AllAddresses()[i.id] {
-		if pa.Protocol == ipv4.ProtocolNumber {
+		// 255.255.255.255 is gVisor's own permanent address for limited
+		// broadcast reception; keep it.
+		if pa.Protocol == ipv4.ProtocolNumber && pa.AddressWithPrefix.Address != header.IPv4Broadcast {
 			i.stack.s.RemoveAddress(i.id, pa.AddressWithPrefix.Address)
 		}
 	}

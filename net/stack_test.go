@@ -354,3 +354,43 @@ func BenchmarkTCPThroughput(b *testing.B) {
 func byteSize(n int) string {
 	return map[int]string{16 << 10: "rcvbuf=16KiB", 32 << 10: "rcvbuf=32KiB", 64 << 10: "rcvbuf=64KiB"}[n]
 }
+
+// TestBootstrapBroadcast: an unconfigured interface sends from 0.0.0.0 to
+// 255.255.255.255 and a configured peer (reconfigured once, which must not
+// drop its limited-broadcast address) receives it and answers by broadcast.
+func TestBootstrapBroadcast(t *testing.T) {
+	w := snpnet.NewWire()
+	client := nettest.AddHost(t, w, 1, nettest.HostOptions{})
+	server := nettest.AddHost(t, w, 2, nettest.HostOptions{Prefix: netip.MustParsePrefix("10.0.0.2/24")})
+	if err := server.If.Configure(snpnet.Config{Address: netip.MustParsePrefix("10.0.0.2/24")}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Stack.ListenUDPBroadcast(server.If, netip.MustParseAddrPort("0.0.0.0:67"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := client.If.BootstrapUDP(68)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bcast := func(port int) *stdnet.UDPAddr { return &stdnet.UDPAddr{IP: stdnet.IPv4bcast, Port: port} }
+	if _, err := c.WriteTo([]byte("discover"), bcast(67)); err != nil {
+		t.Fatalf("bootstrap WriteTo broadcast: %v", err)
+	}
+	buf := make([]byte, 64)
+	srv.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, from, err := srv.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "discover" || from.String() != "0.0.0.0:68" {
+		t.Fatalf("server ReadFrom = %q from %v, %v; want discover from 0.0.0.0:68", buf[:n], from, err)
+	}
+	if _, err := srv.WriteTo([]byte("offer"), bcast(68)); err != nil {
+		t.Fatalf("server broadcast reply: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err = c.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "offer" {
+		t.Fatalf("bootstrap ReadFrom = %q, %v; want offer", buf[:n], err)
+	}
+}
