@@ -1,0 +1,133 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/snp-go/snp-go/script/lineedit"
+)
+
+// DefaultScript is what snp-go runs when it was built without EMBED=:
+// iPXE's autoboot (DHCP, then chain the DHCP filename or boot the
+// root-path), and the shell if that does not boot anything.
+const DefaultScript = `#!ipxe
+# snp-go default boot script (build with EMBED=file.ipxe to replace it).
+autoboot && exit ||
+echo snp-go: network boot did not succeed (error ${errno}); starting the shell.
+echo Type "help" for the list of commands, "exit" to return to the firmware.
+shell
+`
+
+// ShellPromptText and ShellPromptTimeout are iPXE's start-up banner
+// prompt, for snp-go.
+const (
+	ShellPromptText    = "Press Ctrl-B for the snp-go command line..."
+	ShellPromptTimeout = 2 * time.Second
+)
+
+// PromptShell shows "Press Ctrl-B for the snp-go command line..." for
+// timeout and reports whether Ctrl-B was pressed. Any other key ends the
+// wait early (as in iPXE's shell_banner).
+func (e *Engine) PromptShell(ctx context.Context, timeout time.Duration) bool {
+	if e.env.Console == nil {
+		return false
+	}
+	return e.prompt(ctx, ShellPromptText, timeout, lineedit.KeyCtrlB) == nil
+}
+
+// Startup is snp-go's boot flow: offer the shell for two seconds, then
+// run the embedded script (DefaultScript when embedded is empty), or the
+// shell if Ctrl-B was pressed. It returns when the script ends or the
+// shell is left with `exit`; the EFI application then returns to the
+// firmware. The error is the script's status (*ScriptError) or nil.
+func (e *Engine) Startup(ctx context.Context, embedded []byte) error {
+	if e.PromptShell(ctx, ShellPromptTimeout) {
+		return e.Shell(ctx)
+	}
+	name := "embedded.ipxe"
+	if len(embedded) == 0 {
+		embedded = []byte(DefaultScript)
+		name = "default.ipxe"
+	}
+	return e.RunScript(ctx, name, embedded)
+}
+
+// autobootRun is iPXE's autoboot/netboot: for each interface, configure
+// it with DHCP, run the DHCP scriptlet if there is one, then boot the
+// DHCP filename (relative to next-server over TFTP unless it is a URI)
+// with the root-path hooked, or boot the root-path alone.
+func autobootRun(ctx context.Context, c *Call) error {
+	return forInterfaces(c, true, func(i Interface) error { return c.E.netboot(ctx, i) })
+}
+
+func (e *Engine) netboot(ctx context.Context, i Interface) error {
+	if err := e.ifconf(ctx, i); err != nil {
+		return err
+	}
+	e.ifstat(i)
+	if s, ok := e.Settings.Get("scriptlet"); ok && s != "" {
+		return e.Exec(ctx, s)
+	}
+	filename, rootPath := "", ""
+	if f, ok := e.Settings.Get("filename"); ok {
+		filename, _ = e.Settings.Expand(f)
+	}
+	if r, ok := e.Settings.Get("root-path"); ok {
+		rootPath, _ = e.Settings.Expand(r)
+	}
+	if filename != "" && !isURI(filename) {
+		if ns, ok := e.Settings.Get("next-server"); ok && ns != "0.0.0.0" {
+			filename = "tftp://" + ns + "/" + strings.TrimPrefix(filename, "/")
+		}
+	}
+	if filename != "" && rootPath != "" && (!isURI(rootPath) || e.env.SAN == nil) {
+		e.printf("Ignoring unsupported root path %s\n", rootPath)
+		rootPath = ""
+	}
+	if filename == "" && rootPath == "" {
+		return Errorf(ENOENT, "Nothing to boot: DHCP on %s gave neither a filename nor a root-path", i.Name)
+	}
+	if filename == "" {
+		if e.env.SAN == nil {
+			return notAvailable("sanboot", "the SAN (iSCSI) support")
+		}
+		cfg, err := e.sanConfig(nil)
+		if err != nil {
+			return err
+		}
+		if v, ok := e.Settings.Get("keep-san"); ok && v != "0" {
+			cfg.Keep = true
+		}
+		return e.sanboot(ctx, []string{rootPath}, cfg)
+	}
+	// A filename, maybe with a root path to hook first (so that what the
+	// filename boots can use the disk).
+	drive := -1
+	if rootPath != "" {
+		cfg, err := e.sanConfig(nil)
+		if err != nil {
+			return err
+		}
+		if drive, err = e.sanHook(ctx, []string{rootPath}, cfg); err != nil {
+			return err
+		}
+	}
+	img, err := e.fetch(ctx, "chain", filename, false)
+	if err == nil {
+		img.AutoFree = true
+		err = e.execImage(ctx, img)
+	}
+	if drive >= 0 {
+		if v, ok := e.Settings.Get("keep-san"); !ok || v == "0" {
+			if uerr := e.sanUnhook(context.WithoutCancel(ctx), drive); uerr != nil && err == nil {
+				err = uerr
+			}
+		}
+	}
+	if err != nil && !isQuiet(err) && !errors.Is(err, ErrNotAvailable) {
+		return &Error{Errno: StatusOf(err), Err: err}
+	}
+	return err
+}
