@@ -34,7 +34,7 @@ func netCommands() []*Command {
 		{Name: "route", Summary: "Show IPv4 routes", Run: routeRun},
 		{Name: "ping", Summary: "Ping a host", Usage: "<host>",
 			Options: []Option{{"size", 's', true}, {"timeout", 't', true}, {"count", 'c', true}, {"quiet", 'q', false}},
-			Min: 1, Max: 1, Run: pingRun},
+			Min:     1, Max: 1, Run: pingRun},
 		{Name: "nslookup", Summary: "Look up a host name", Usage: "<setting> <name>", Min: 2, Max: 2, Run: nslookupRun},
 		{Name: "ntp", Summary: "Set the clock from an NTP server", Usage: "<server>", Min: 1, Max: 1, Run: ntpRun},
 		{Name: "vcreate", Summary: "Create a VLAN interface", Usage: "<trunk interface>",

@@ -28,7 +28,7 @@ func uiCommands() []*Command {
 			Options: []Option{{"name", 'n', true}, {"delete", 'd', false}}, Max: -1, Run: menuRun},
 		{Name: "item", Summary: "Add an item to a menu", Usage: "[<label> [<text>]]",
 			Options: []Option{{"menu", 'm', true}, {"key", 'k', true}, {"default", 'd', false}, {"gap", 'g', false}},
-			Max: -1, Run: itemRun},
+			Max:     -1, Run: itemRun},
 		{Name: "choose", Summary: "Show a menu and store the chosen label", Usage: "<setting>",
 			Options: []Option{{"menu", 'm', true}, {"default", 'd', true}, {"timeout", 't', true},
 				{"retimeout", 'r', true}, {"keep", 'k', false}},

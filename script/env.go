@@ -107,13 +107,13 @@ type SANCredentials struct {
 
 // SANConfig carries sanboot/sanhook/sanunhook options.
 type SANConfig struct {
-	Drive      int    // --drive, default ${san-drive} or 0x80
-	NoDescribe bool   // --no-describe: do not describe the disk to the OS (iBFT/ACPI)
-	Keep       bool   // --keep: keep the device after boot returns or fails
-	Filename   string // --filename: EFI boot file, default ${san-filename}
-	Extra      string // --extra: extra ACPI/iBFT table data
-	Label      string // --label: filesystem label to boot from
-	UUID       string // --uuid: filesystem UUID to boot from
+	Drive       int    // --drive, default ${san-drive} or 0x80
+	NoDescribe  bool   // --no-describe: do not describe the disk to the OS (iBFT/ACPI)
+	Keep        bool   // --keep: keep the device after boot returns or fails
+	Filename    string // --filename: EFI boot file, default ${san-filename}
+	Extra       string // --extra: extra ACPI/iBFT table data
+	Label       string // --label: filesystem label to boot from
+	UUID        string // --uuid: filesystem UUID to boot from
 	Credentials SANCredentials
 }
 
