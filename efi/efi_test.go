@@ -48,6 +48,12 @@ func TestGUID(t *testing.T) {
 	}
 }
 
+func TestStaticGUIDs(t *testing.T) {
+	if want := MustGUID("3152bca5-eade-433d-862e-c01cdc291f44"); RNGProtocolGUID != want {
+		t.Errorf("RNGProtocolGUID = %v; want %v", RNGProtocolGUID, want)
+	}
+}
+
 func TestDevicePathRoundTrip(t *testing.T) {
 	mac := net.HardwareAddr{0x52, 0x52, 0x52, 0x52, 0x52, 0x52}
 	vendor := MustGUID("1c8c7d2e-2b1f-4a6e-9d35-5f4e3a2b1c0d")

@@ -58,10 +58,14 @@ var (
 	FileSystemInfoGUID           = MustGUID("09576e93-6d3f-11d2-8e39-00a0c969723b") // §13.5.17
 	BlockIOProtocolGUID          = MustGUID("964e5b21-6459-11d2-8e39-00a0c969723b") // §13.9
 	SimpleNetworkProtocolGUID    = MustGUID("a19832b9-ac25-11d3-9a2d-0090273fc14d") // §24.1
-	RNGProtocolGUID              = MustGUID("3152bca5-eade-433d-862e-c01cdc291f44") // §37.5
 	RNGAlgorithmRaw              = MustGUID("e43176d7-b6e8-4827-b784-7ffdc4b68561") // §37.5.1
 	FDTTableGUID                 = MustGUID("b1b621d5-f19c-41a5-830b-d9152c69aae0") // EBBR §4.2
 )
+
+// RNGProtocolGUID is EFI_RNG_PROTOCOL_GUID 3152bca5-eade-433d-862e-c01cdc291f44
+// (§37.5), written out as bytes because the runtime asks for random numbers
+// before package initialisation runs (a MustGUID value would still be zero).
+var RNGProtocolGUID = GUID{0xa5, 0xbc, 0x52, 0x31, 0xde, 0xea, 0x3d, 0x43, 0x86, 0x2e, 0xc0, 0x1c, 0xdc, 0x29, 0x1f, 0x44}
 
 // guidNames names well-known GUIDs for diagnostics.
 var guidNames = map[GUID]string{
