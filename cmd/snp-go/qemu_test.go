@@ -1,0 +1,142 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/snp-go/snp-go/lab"
+)
+
+// boot starts the lab with snp-go.efi on its disk and stops at U-Boot's prompt.
+func boot(t *testing.T, efi string, cfg lab.Config) *lab.Machine {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "disk.img")
+	if err := lab.BuildDisk(img, lab.EFIDisk(efi, false)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Disks = []string{img}
+	cfg.Snapshot = true
+	m := lab.Start(t, cfg)
+	if _, err := m.StopAutoboot(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+var bannerRE = regexp.MustCompile(`snp-go (\S+) \(go[^\n]*\n[^\n]*firmware: (Das U-Boot) rev (0x[0-9a-f]+), UEFI (\d+\.\d+), running at EL(\d)\r*\n[^\n]*memory: +(\d+) MiB runtime pool`)
+
+// TestQEMUBanner boots snp-go.efi five times in one U-Boot session: each run
+// prints the banner, returns, and leaves a working prompt. It reports the
+// time from bootefi to the banner.
+func TestQEMUBanner(t *testing.T) {
+	lab.SkipIfMissing(t)
+	efi := lab.NeedEFI(t, lab.EFIBuild{})
+	m := boot(t, efi, lab.Config{})
+	var times []time.Duration
+	for run := 1; run <= 5; run++ {
+		loaded, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		b, err := m.Expect(bannerRE, 60*time.Second)
+		if err != nil {
+			t.Fatalf("run %d: no banner: %v", run, err)
+		}
+		if el := b.Groups[5]; el != "1" && el != "2" {
+			t.Errorf("run %d: banner says EL%s; want EL1 or EL2", run, el)
+		}
+		if mib, _ := strconv.Atoi(b.Groups[6]); mib < 64 {
+			t.Errorf("run %d: runtime pool %d MiB; want >= 64", run, mib)
+		}
+		if _, err := m.Expect("random:   EFI_RNG_PROTOCOL", 10*time.Second); err != nil {
+			t.Errorf("run %d: RNG not used with virtio-rng attached: %v", run, err)
+		}
+		if _, err := m.Expect("snp-go: returning to firmware", 30*time.Second); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if _, err := m.WaitPrompt(20 * time.Second); err != nil {
+			t.Fatalf("run %d: no U-Boot prompt after snp-go returned: %v", run, err)
+		}
+		times = append(times, b.At.Sub(loaded.At))
+	}
+	// The prompt works: a U-Boot command after the runs.
+	if out, err := m.Run("version", 10*time.Second); err != nil || !regexp.MustCompile(`U-Boot 20\d\d`).MatchString(out) {
+		t.Fatalf("U-Boot after snp-go: version = %q, %v", out, err)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	t.Logf("bootefi (load done) to banner: %v (median of %d: %v)", times[len(times)/2], len(times), times)
+}
+
+// TestQEMUNoRNG: without virtio-rng snp-go says loudly that it is not secure.
+func TestQEMUNoRNG(t *testing.T) {
+	lab.SkipIfMissing(t)
+	efi := lab.NeedEFI(t, lab.EFIBuild{})
+	m := boot(t, efi, lab.Config{NoRNG: true})
+	if _, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Expect(regexp.MustCompile(`WARNING: no usable EFI_RNG_PROTOCOL \(EFI_NOT_FOUND.*NOT secure`), 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WaitPrompt(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQEMUSelftests runs the platform self-tests in the lab: the callback
+// mechanism (cost and nesting) and the memory disk that U-Boot's block and
+// FAT drivers read through Go Block IO callbacks, read back through U-Boot's
+// Simple File System.
+func TestQEMUSelftests(t *testing.T) {
+	lab.SkipIfMissing(t)
+	efi := lab.NeedEFI(t, lab.EFIBuild{})
+	m := boot(t, efi, lab.Config{})
+	if _, err := m.Run("setenv bootargs --selftest=callbacks,memdisk", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := m.Expect(regexp.MustCompile(`callbacks: firmware call (\S+), firmware call \+ Go callback (\S+): callback round trip (\S+) \(n=\d+\); nesting ok`), 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("firmware call %s; with Go callback %s; callback round trip %s", cb.Groups[1], cb.Groups[2], cb.Groups[3])
+	if _, err := m.Expect("selftest callbacks: PASS", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`memdisk: connected in \S+: \d+ reads`,
+		`memdisk: file system at VenHw\([0-9A-F-]+,[0-9A-F]+\)/HD\(1,GPT,`,
+		`memdisk: SNPGO.TXT: hello from a Go Block IO disk`,
+		`memdisk: PAYLOAD.BIN \d+ bytes ok`,
+		`selftest memdisk: PASS`,
+		`staying resident`,
+	} {
+		mt, err := m.Expect(regexp.MustCompile(want), 60*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(mt.Text)
+	}
+}
+
+// TestQEMUEmbed: make EMBED=file puts the script into the image.
+func TestQEMUEmbed(t *testing.T) {
+	lab.SkipIfMissing(t)
+	script := filepath.Join(t.TempDir(), "embed.ipxe")
+	os.WriteFile(script, []byte("#!ipxe\necho embedded-marker-4711\n"), 0o644)
+	efi := lab.NeedEFI(t, lab.EFIBuild{Embed: script})
+	m := boot(t, efi, lab.Config{})
+	if _, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Expect("embedded-marker-4711", 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
