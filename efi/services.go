@@ -331,3 +331,16 @@ func MemoryMap() ([]MemoryDescriptor, error) {
 		return m, nil
 	}
 }
+
+// OnExitBootServices runs f when the OS loader calls ExitBootServices
+// (an EVT_SIGNAL_EXIT_BOOT_SERVICES event, §7.1.1), at TPL_NOTIFY. After
+// it returns, no Go code runs again: f must leave no device activity
+// behind (stop the NIC) and must not wait for anything.
+func OnExitBootServices(f func()) error {
+	cb, err := NewCallback(func(*[8]uintptr) uintptr { f(); return 0 })
+	if err != nil {
+		return err
+	}
+	_, err = CreateEvent(EvtSignalExitBootServices, TPLNotify, cb)
+	return err
+}

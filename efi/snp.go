@@ -1,0 +1,230 @@
+//go:build tamago && arm64
+
+package efi
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"unsafe"
+)
+
+// EFI_SIMPLE_NETWORK_PROTOCOL (§24.1) function offsets and
+// EFI_SIMPLE_NETWORK_MODE (§24.1) field offsets.
+const (
+	snpStart          = 8
+	snpStop           = 16
+	snpInitialize     = 24
+	snpShutdown       = 40
+	snpReceiveFilters = 48
+	snpGetStatus      = 88
+	snpTransmit       = 96
+	snpReceive        = 104
+	snpMode           = 120
+
+	modeState          = 0
+	modeHwAddressSize  = 4
+	modeMediaHeader    = 8
+	modeMaxPacketSize  = 12
+	modeCurrentAddress = 552
+	modeMediaPresentOK = 651
+	modeMediaPresent   = 652
+
+	snpStopped     = 0
+	snpStarted     = 1
+	snpInitialized = 2
+
+	// Receive filter bits, §24.1.7.
+	filterUnicast   = 0x01
+	filterBroadcast = 0x04
+
+	snpFrameBuf = 1536 // >= 1514 + 802.1Q tag
+	snpTxBufs   = 32
+)
+
+// SNP is an open EFI_SIMPLE_NETWORK_PROTOCOL: a raw Ethernet NIC. It
+// implements snp-go's net.NIC. Calls must be serialised by the caller (the
+// network stack does).
+type SNP struct {
+	Handle Handle
+	Path   DevicePath
+	p      uintptr
+	mac    net.HardwareAddr
+	mtu    int
+
+	mem    unsafe.Pointer // firmware pool: scratch words, rx buffer, tx buffers
+	rx     uintptr
+	tx     [snpTxBufs]uintptr
+	txNext int
+	words  uintptr // 4 scratch words: buffer size, status, txbuf, header size
+
+	mu     sync.Mutex
+	closed bool
+	stats  SNPStats
+}
+
+// SNPStats counts the NIC's frames and firmware errors.
+type SNPStats struct {
+	TxFrames, RxFrames, TxErrors, RxErrors, TxUnrecycled uint64
+}
+
+// Stats returns a snapshot of the counters.
+func (s *SNP) Stats() SNPStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// NetworkInterfaces returns the handles that carry Simple Network.
+func NetworkInterfaces() ([]Handle, error) {
+	return LocateHandleBuffer(&SimpleNetworkProtocolGUID)
+}
+
+// OpenSNP starts and initialises the Simple Network protocol on h
+// (§24.1.2 Start, §24.1.4 Initialize; EFI_ALREADY_STARTED is fine) and
+// enables unicast and broadcast reception (U-Boot answers
+// EFI_UNSUPPORTED, which is not fatal: it receives both anyway).
+func OpenSNP(h Handle) (*SNP, error) {
+	p, err := HandleProtocol(h, &SimpleNetworkProtocolGUID)
+	if err != nil {
+		return nil, err
+	}
+	s := &SNP{Handle: h, p: p}
+	s.Path, _ = HandleDevicePath(h)
+	mode := uintptr(load64(p + snpMode))
+	switch load32(mode + modeState) {
+	case snpStopped:
+		if st := Call(fn(p, snpStart), p); st.IsError() && st != AlreadyStarted {
+			return nil, wrap("SimpleNetwork.Start", st)
+		}
+		fallthrough
+	case snpStarted:
+		if st := Call(fn(p, snpInitialize), p, 0, 0); st.IsError() {
+			return nil, wrap("SimpleNetwork.Initialize", st)
+		}
+	}
+	Call(fn(p, snpReceiveFilters), p, filterUnicast|filterBroadcast, 0, 0, 0, 0)
+
+	n := int(load32(mode + modeHwAddressSize))
+	if n <= 0 || n > 32 {
+		n = 6
+	}
+	s.mac = make(net.HardwareAddr, n)
+	copy(s.mac, unsafe.Slice((*byte)(unsafe.Pointer(mode+modeCurrentAddress)), n))
+	s.mtu = int(load32(mode + modeMaxPacketSize))
+	if s.mtu <= 0 || s.mtu > 9000 {
+		s.mtu = 1500
+	}
+
+	s.mem, err = AllocatePool(64 + snpFrameBuf*(1+snpTxBufs))
+	if err != nil {
+		return nil, err
+	}
+	s.words = uintptr(s.mem)
+	s.rx = s.words + 64
+	for i := range s.tx {
+		s.tx[i] = s.rx + uintptr(1+i)*snpFrameBuf
+	}
+	AtExit(func() { s.Close() })
+	return s, nil
+}
+
+// MAC returns the station address.
+func (s *SNP) MAC() net.HardwareAddr { return s.mac }
+
+// MTU returns the largest IP packet (the mode's MaxPacketSize).
+func (s *SNP) MTU() int { return s.mtu }
+
+// String names the NIC by its MAC and device path.
+func (s *SNP) String() string { return fmt.Sprintf("%s %s", s.mac, s.Path) }
+
+// MediaPresent reports the link state when the firmware knows it.
+func (s *SNP) MediaPresent() (present, known bool) {
+	mode := uintptr(load64(s.p + snpMode))
+	if *(*byte)(unsafe.Pointer(mode + modeMediaPresentOK)) == 0 {
+		return true, false
+	}
+	return *(*byte)(unsafe.Pointer(mode + modeMediaPresent)) != 0, true
+}
+
+// Transmit sends one Ethernet frame (§24.1.13, HeaderSize 0: the frame is
+// complete). The frame is copied into firmware memory; transmit buffers
+// are recycled with GetStatus (§24.1.12).
+func (s *SNP) Transmit(frame []byte) error {
+	if s.closed {
+		return fmt.Errorf("SimpleNetwork.Transmit: NIC is shut down")
+	}
+	if len(frame) > snpFrameBuf {
+		return fmt.Errorf("SimpleNetwork.Transmit: frame of %d bytes exceeds %d", len(frame), snpFrameBuf)
+	}
+	buf := s.tx[s.txNext]
+	s.txNext = (s.txNext + 1) % snpTxBufs
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(buf)), len(frame)), frame)
+	st := Call(fn(s.p, snpTransmit), s.p, 0, uintptr(len(frame)), buf, 0, 0, 0)
+	if st.IsError() {
+		s.mu.Lock()
+		s.stats.TxErrors++
+		s.mu.Unlock()
+		return wrap("SimpleNetwork.Transmit", st)
+	}
+	// Recycle: GetStatus(This, NULL, &TxBuf).
+	store64(s.words+16, 0)
+	Call(fn(s.p, snpGetStatus), s.p, 0, s.words+16)
+	s.mu.Lock()
+	s.stats.TxFrames++
+	if load64(s.words+16) == 0 {
+		s.stats.TxUnrecycled++
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Receive copies one pending frame into buf (§24.1.14). It returns 0, nil
+// when none is pending (EFI_NOT_READY). Calling it is also what makes
+// U-Boot refill its receive ring.
+func (s *SNP) Receive(buf []byte) (int, error) {
+	if s.closed {
+		return 0, fmt.Errorf("SimpleNetwork.Receive: NIC is shut down")
+	}
+	store64(s.words, snpFrameBuf)
+	st := Call(fn(s.p, snpReceive), s.p, 0, s.words, s.rx, 0, 0, 0)
+	switch {
+	case st == NotReady:
+		return 0, nil
+	case st == BufferTooSmall:
+		s.mu.Lock()
+		s.stats.RxErrors++
+		s.mu.Unlock()
+		return 0, nil // oversized frame: dropped
+	case st.IsError():
+		s.mu.Lock()
+		s.stats.RxErrors++
+		s.mu.Unlock()
+		return 0, wrap("SimpleNetwork.Receive", st)
+	}
+	n := int(load64(s.words))
+	if n > snpFrameBuf {
+		n = snpFrameBuf
+	}
+	n = copy(buf, unsafe.Slice((*byte)(unsafe.Pointer(s.rx)), n))
+	s.mu.Lock()
+	s.stats.RxFrames++
+	s.mu.Unlock()
+	return n, nil
+}
+
+// Close shuts the NIC down (§24.1.5 Shutdown, §24.1.3 Stop) so that no
+// receive DMA stays armed in the firmware's driver. It is idempotent and
+// safe inside an exit-boot-services notify function.
+func (s *SNP) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err1 := wrap("SimpleNetwork.Shutdown", Call(fn(s.p, snpShutdown), s.p))
+	err2 := wrap("SimpleNetwork.Stop", Call(fn(s.p, snpStop), s.p))
+	if err1 != nil {
+		return err1
+	}
+	return err2
+}
