@@ -3,6 +3,7 @@
 package efi
 
 import (
+	"sync"
 	"time"
 	"unicode/utf16"
 	"unsafe"
@@ -137,11 +138,37 @@ func AllocatePool(size int) (unsafe.Pointer, error) {
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(*p)), size)
 	clear(b)
+	poolMu.Lock()
+	if pools == nil {
+		pools = map[uintptr]bool{}
+		AtExit(freePools)
+	}
+	pools[*p] = true
+	poolMu.Unlock()
 	return unsafe.Pointer(*p), nil
+}
+
+var (
+	poolMu sync.Mutex
+	pools  map[uintptr]bool // AllocatePool memory not yet freed
+)
+
+// freePools returns every AllocatePool allocation at exit: a second
+// bootefi must find the firmware's memory as the first one did.
+func freePools() {
+	poolMu.Lock()
+	defer poolMu.Unlock()
+	for p := range pools {
+		callBS("FreePool", bsFreePool, p)
+	}
+	pools = nil
 }
 
 // FreePool frees memory from AllocatePool (§7.2.5).
 func FreePool(p unsafe.Pointer) error {
+	poolMu.Lock()
+	delete(pools, uintptr(p))
+	poolMu.Unlock()
 	return callBS("FreePool", bsFreePool, uintptr(p))
 }
 
