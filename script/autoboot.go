@@ -2,7 +2,6 @@ package script
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -125,9 +124,6 @@ func (e *Engine) netboot(ctx context.Context, i Interface) error {
 				err = uerr
 			}
 		}
-	}
-	if err != nil && !isQuiet(err) && !errors.Is(err, ErrNotAvailable) {
-		return &Error{Errno: StatusOf(err), Err: err}
 	}
 	return err
 }

@@ -242,9 +242,46 @@ func newTestEnv() *testEnv {
 	return te
 }
 
-// run runs a script and returns the console output and the status.
+// run runs a script and returns the console output (as a terminal shows
+// it: backspaces applied) and the status.
 func (te *testEnv) run(script string) (string, Errno, error) {
 	before := len(te.con.out.String())
 	err := te.e.RunScript(context.Background(), "test.ipxe", []byte(script))
-	return te.con.out.String()[before:], StatusOf(err), err
+	return visible(te.con.out.String()[before:]), StatusOf(err), err
+}
+
+// visible applies backspaces the way a terminal does: each moves the
+// cursor left, and what is written next overwrites.
+func visible(out string) string {
+	var lines []string
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if !strings.Contains(l, "\b") {
+			lines = append(lines, l)
+			continue
+		}
+		var buf []rune
+		col := 0
+		for _, r := range l {
+			switch r {
+			case '\b':
+				if col > 0 {
+					col--
+				}
+			default:
+				if col < len(buf) {
+					buf[col] = r
+				} else {
+					buf = append(buf, r)
+				}
+				col++
+			}
+		}
+		nl := strings.HasSuffix(l, "\n")
+		s := strings.TrimRight(strings.TrimSuffix(string(buf), "\n"), " ")
+		if nl {
+			s += "\n"
+		}
+		lines = append(lines, s)
+	}
+	return strings.Join(lines, "")
 }

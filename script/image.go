@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -113,7 +114,7 @@ func (e *Engine) fetch(ctx context.Context, cmd, ref string, quiet bool) (*Image
 	}
 	data, err := e.env.Fetcher.Fetch(ctx, uri, progress)
 	if last >= 0 {
-		e.printf("\b\b\b\b")
+		e.printf("\b\b\b\b    \b\b\b\b")
 	}
 	if err != nil {
 		if !quiet {
@@ -167,11 +168,12 @@ func (e *Engine) execImage(ctx context.Context, img *Image) error {
 	switch img.Kind() {
 	case "script":
 		err := e.RunScript(ctx, img.Name, img.Data)
-		if err != nil {
+		var se *ScriptError
+		if errors.As(err, &se) {
 			// The script has reported its own failure.
 			return &Error{Errno: StatusOf(err), Err: err, Quiet: true}
 		}
-		return nil
+		return err
 	case "efi":
 		if e.env.Booter == nil {
 			return notAvailable("boot", "the EFI image loader: no booter in this build")

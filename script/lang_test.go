@@ -304,3 +304,24 @@ func FuzzExec(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseScript(f *testing.F) {
+	f.Add([]byte("#!ipxe\r\n:l cmd \\\nmore\n\n:x\n\\"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lines := ParseScript(data)
+		phys := strings.Count(string(data), "\n") + 1
+		last := 0
+		for i, l := range lines {
+			if l.Num <= last || l.Num > phys {
+				t.Fatalf("line %d has number %d after %d (of %d physical lines)", i, l.Num, last, phys)
+			}
+			last = l.Num
+			if strings.ContainsAny(l.Label, " \t\n\v\f\r") || strings.Contains(l.Command, "\n") {
+				t.Fatalf("line %d = %+v: label with blanks or command with newline", i, l)
+			}
+			if l.Unterminated && i != len(lines)-1 {
+				t.Fatalf("unterminated line %d is not the last", i)
+			}
+		}
+	})
+}

@@ -59,9 +59,6 @@ func (e *Engine) complete(line string, pos int) (int, []string) {
 				out = append(out, word[:i+2]+n+"}")
 			}
 		}
-		if len(out) == 1 {
-			return start, out
-		}
 		return start, out
 	}
 	if strings.TrimSpace(before[:start]) != "" {
