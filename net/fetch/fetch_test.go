@@ -184,7 +184,7 @@ func TestFetchOK(t *testing.T) {
 			c := e.client(t, e.pki.caPEM, Clock{})
 			for _, url := range []string{
 				e.http + "/file/200000",
-				e.https + "/file/200000",                   // IP SAN
+				e.https + "/file/200000",                    // IP SAN
 				"https://boot.example.test:443/file/200000", // DNS SAN + SNI
 				e.https + "/chunked/200000",
 			} {
