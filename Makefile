@@ -48,8 +48,8 @@ efi snp-go.efi: tamago-check
 	  for f in $(subst $(comma), ,$(TRUST)); do test -f "$$f" || { echo "TRUST: $$f: no such file" >&2; exit 1; }; cat "$$f" >> $(BUILD)/trust.pem; done; \
 	  overlay+="$$sep\"$(CURDIR)/cmd/snp-go/embedded/trust.pem\":\"$(abspath $(BUILD))/trust.pem\""; sep=,; fi; \
 	echo "$$overlay}}" > $(BUILD)/overlay.json
-	@T=$$($(GO) tool -n tamago) && for a in $(LOW) $(HIGH); do \
-	  $(TAMAGO_ENV) $$T build -trimpath -overlay $(BUILD)/overlay.json -ldflags "$(LDFLAGS) -T $$a" -o $(BUILD)/snp-go-$$a.elf ./cmd/snp-go || exit 1; done
+	@W=$$(net/tamago-overlay/mkworkspace.sh $(BUILD)/ws) && T=$$($(GO) tool -n tamago) && for a in $(LOW) $(HIGH); do \
+	  GOWORK=$$W $(TAMAGO_ENV) $$T build -trimpath -overlay $(BUILD)/overlay.json -ldflags "$(LDFLAGS) -T $$a" -o $(BUILD)/snp-go-$$a.elf ./cmd/snp-go || exit 1; done
 	@$(GO) run ./cmd/mkefi -o $(OUT) $(BUILD)/snp-go-$(LOW).elf $(BUILD)/snp-go-$(HIGH).elf
 
 comma := ,
@@ -64,7 +64,8 @@ vet:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	@if test -x $(TAMAGO_ROOT)/bin/go; then T=$$($(GO) tool -n tamago); \
-	  $(TAMAGO_ENV) $$T vet -unsafeptr=false ./efi ./board ./cmd/snp-go; fi
+	  W=$$(net/tamago-overlay/mkworkspace.sh build/vet-ws); \
+	  GOWORK=$$W $(TAMAGO_ENV) $$T vet -unsafeptr=false ./efi ./board ./cmd/snp-go; fi
 
 clean:
 	rm -rf snp-go.efi snp-go.efi.build build

@@ -111,8 +111,10 @@ func OpenSNP(h Handle) (*SNP, error) {
 	}
 	s.mac = make(net.HardwareAddr, n)
 	copy(s.mac, unsafe.Slice((*byte)(unsafe.Pointer(mode+modeCurrentAddress)), n))
-	s.mtu = int(load32(mode + modeMaxPacketSize))
-	if s.mtu <= 0 || s.mtu > 9000 {
+	// MaxPacketSize counts the media header (U-Boot reports 1522: a
+	// tagged frame); the IP MTU is what is left, at most Ethernet's 1500.
+	s.mtu = int(load32(mode+modeMaxPacketSize)) - int(load32(mode+modeMediaHeader))
+	if s.mtu <= 0 || s.mtu > 1500 {
 		s.mtu = 1500
 	}
 

@@ -23,7 +23,9 @@ var version = "dev"
 func main() {
 	plat := platform()
 	flags := pflag.NewFlagSet("snp-go", pflag.ContinueOnError)
-	selftest := flags.StringSlice("selftest", nil, "run platform self-tests: memdisk, callbacks")
+	selftest := flags.StringSlice("selftest", nil, "run platform self-tests: memdisk, callbacks, net")
+	pingAddr := flags.String("ping", "", "net self-test: ping this IPv4 address")
+	fetchURL := flags.String("fetch", "", "net self-test: fetch this URL")
 	if err := flags.Parse(strings.Fields(plat.LoadOptions())); err != nil {
 		fmt.Printf("snp-go: bad load options %q: %v\n", plat.LoadOptions(), err)
 		os.Exit(1)
@@ -50,8 +52,10 @@ func main() {
 			resident = true
 		case "callbacks":
 			err = plat.SelftestCallbacks()
+		case "net":
+			err = plat.SelftestNet(*pingAddr, *fetchURL)
 		default:
-			err = fmt.Errorf("unknown self-test %q (have: memdisk, callbacks)", t)
+			err = fmt.Errorf("unknown self-test %q (have: memdisk, callbacks, net)", t)
 		}
 		if err != nil {
 			fmt.Printf("selftest %s: FAIL: %v\n", t, err)

@@ -21,6 +21,7 @@ type efiPlatform struct {
 	image     *efi.LoadedImage
 	clock     string
 	stopWatch func()
+	net       *network
 }
 
 func platform() *efiPlatform {

@@ -17,8 +17,9 @@ func platform() hostPlatform {
 	return hostPlatform{}
 }
 
-func (hostPlatform) LoadOptions() string      { return "" }
-func (hostPlatform) Banner()                  {}
-func (hostPlatform) SelftestMemdisk() error   { return nil }
-func (hostPlatform) SelftestCallbacks() error { return nil }
-func (hostPlatform) StayResident(why string)  {}
+func (hostPlatform) LoadOptions() string                { return "" }
+func (hostPlatform) Banner()                            {}
+func (hostPlatform) SelftestMemdisk() error             { return nil }
+func (hostPlatform) SelftestCallbacks() error           { return nil }
+func (hostPlatform) StayResident(why string)            {}
+func (hostPlatform) SelftestNet(ping, url string) error { return nil }

@@ -1,0 +1,128 @@
+//go:build tamago && arm64
+
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/snp-go/snp-go/efi"
+	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/dhcp"
+	"github.com/snp-go/snp-go/net/dns"
+	"github.com/snp-go/snp-go/net/fetch"
+)
+
+// network is snp-go's network: every Simple Network handle U-Boot offers,
+// as net0, net1, ... on one gVisor stack.
+type network struct {
+	stack    *snpnet.Stack
+	nics     []*efi.SNP
+	resolver *dns.Resolver
+	fetch    *fetch.Client
+	trust    string // where the trust anchors come from
+}
+
+// Network opens the NICs once and returns the network.
+func (p *efiPlatform) Network() (*network, error) {
+	if p.net != nil {
+		return p.net, nil
+	}
+	hs, err := efi.NetworkInterfaces()
+	if err != nil {
+		return nil, fmt.Errorf("no network interface: %w", err)
+	}
+	st, err := snpnet.NewStack(snpnet.Options{})
+	if err != nil {
+		return nil, err
+	}
+	n := &network{stack: st}
+	for i, h := range hs {
+		nic, err := efi.OpenSNP(h)
+		if err != nil {
+			fmt.Printf("net%d: cannot open: %v\n", i, err)
+			continue
+		}
+		name := fmt.Sprintf("net%d", len(n.nics))
+		if _, err := st.AddInterface(name, nic); err != nil {
+			return nil, err
+		}
+		n.nics = append(n.nics, nic)
+		fmt.Printf("%s: %s (MTU %d)\n", name, nic, nic.MTU())
+	}
+	if len(n.nics) == 0 {
+		return nil, fmt.Errorf("no usable network interface among %d Simple Network handles", len(hs))
+	}
+	// When the OS loader exits boot services, stop the NICs: no receive
+	// DMA may stay armed in U-Boot's driver.
+	efi.OnExitBootServices(func() {
+		for _, nic := range n.nics {
+			nic.Close()
+		}
+	})
+	snpnet.InstallSocketFunc(st)
+	n.resolver = &dns.Resolver{Stack: st}
+	var trust *fetch.Trust
+	if pem := embeddedFile("trust.pem"); pem != nil {
+		if trust, err = fetch.TrustFromPEM(pem); err != nil {
+			return nil, fmt.Errorf("embedded trust anchors (make TRUST=...): %w", err)
+		}
+		n.trust = "embedded (make TRUST)"
+	} else {
+		trust = fetch.PublicRoots()
+		n.trust = "public roots"
+	}
+	n.fetch, err = fetch.NewStackClient(n.resolver, trust, fetch.Clock{Now: time.Now, Source: p.clock})
+	if err != nil {
+		return nil, err
+	}
+	p.net = n
+	return n, nil
+}
+
+// SelftestNet brings up net0 with DHCP, optionally pings an address and
+// fetches a URL, and reports the figures.
+func (p *efiPlatform) SelftestNet(pingAddr, url string) error {
+	n, err := p.Network()
+	if err != nil {
+		return err
+	}
+	ifc := n.stack.Interfaces()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lease, err := dhcp.Run(ctx, ifc, dhcp.Options{})
+	if err != nil {
+		return fmt.Errorf("DHCP on %s: %w", ifc.Name(), err)
+	}
+	fmt.Printf("dhcp: %s got %s gateway %v dns %v from %v in %v (%d messages)\n", ifc.Name(), lease.Config.Address,
+		lease.Config.Gateway, lease.Config.DNS, lease.ServerID, lease.Elapsed.Round(time.Microsecond), lease.Sent)
+	if pingAddr != "" {
+		a, err := netip.ParseAddr(pingAddr)
+		if err != nil {
+			return fmt.Errorf("--ping %q: %w", pingAddr, err)
+		}
+		st, err := n.stack.Ping(ctx, a, snpnet.PingOptions{Count: 3, Interval: 200 * time.Millisecond})
+		if err != nil {
+			return fmt.Errorf("ping %v: %w", a, err)
+		}
+		fmt.Printf("ping: %v: %d/%d replies, rtt min/avg/max %v/%v/%v\n", a, st.Received, st.Sent, st.Min, st.Avg, st.Max)
+	}
+	if url != "" {
+		fmt.Printf("fetch: %s (trust: %s, clock: %s)\n", url, n.trust, p.clock)
+		h := sha256.New()
+		t := time.Now()
+		got, err := n.fetch.Fetch(ctx, url, h, fetch.Options{})
+		if err != nil {
+			return err
+		}
+		el := time.Since(t)
+		fmt.Printf("fetch: %d bytes sha256 %x in %v (%.1f MB/s)\n", got, h.Sum(nil), el.Round(time.Millisecond), float64(got)/el.Seconds()/1e6)
+	}
+	return nil
+}
+
+var _ io.Writer = sha256.New()
