@@ -131,6 +131,32 @@ func (s *Stack) GVisor() *stack.Stack { return s.s }
 // Options returns the effective options.
 func (s *Stack) Options() Options { return s.opt }
 
+// RemoveInterface detaches the interface called name (iPXE's vdestroy):
+// its addresses and routes go, and the poller stops reading its NIC. The
+// NIC itself is not closed.
+func (s *Stack) RemoveInterface(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, ifc := range s.ifaces {
+		if ifc.name != name {
+			continue
+		}
+		if err := s.s.RemoveNIC(ifc.id); err != nil {
+			return fmt.Errorf("net: removing interface %s: %s", name, err)
+		}
+		s.ifaces = append(s.ifaces[:i:i], s.ifaces[i+1:]...)
+		var links []*linkEndpoint
+		for _, l := range *s.links.Load() {
+			if l != ifc.link {
+				links = append(links, l)
+			}
+		}
+		s.links.Store(&links)
+		return nil
+	}
+	return fmt.Errorf("net: no interface %s", name)
+}
+
 // Close stops the poll goroutine and the stack. It does not close the NICs.
 func (s *Stack) Close() error {
 	s.once.Do(func() {

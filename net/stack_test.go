@@ -394,3 +394,31 @@ func TestBootstrapBroadcast(t *testing.T) {
 		t.Fatalf("bootstrap ReadFrom = %q, %v; want offer", buf[:n], err)
 	}
 }
+
+func TestRemoveInterface(t *testing.T) {
+	w := snpnet.NewWire()
+	s, err := snpnet.NewStack(snpnet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.AddInterface("net0", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, snpnet.PortOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddInterface("net0-5", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, snpnet.PortOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveInterface("net0-5"); err != nil {
+		t.Fatalf("RemoveInterface(net0-5) = %v", err)
+	}
+	if s.Interface("net0-5") != nil || s.Interface("net0") == nil || len(s.Interfaces()) != 1 {
+		t.Errorf("after removal interfaces = %v", s.Interfaces())
+	}
+	if err := s.RemoveInterface("net0-5"); err == nil {
+		t.Errorf("RemoveInterface of a removed interface succeeded")
+	}
+	// The name can be used again.
+	if _, err := s.AddInterface("net0-5", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, snpnet.PortOptions{})); err != nil {
+		t.Errorf("re-adding net0-5: %v", err)
+	}
+}
