@@ -159,10 +159,13 @@ func (e *Engine) execImage(ctx context.Context, img *Image) error {
 	if img.URI != "" {
 		e.cwuri = img.URI
 	}
+	// Like iPXE's image_exec, the image is unregistered while it runs: a
+	// running script is not an initrd of the kernel it boots.
+	e.unregister(img.Name)
 	defer func() {
 		e.cwuri = savedURI
-		if img.AutoFree {
-			e.unregister(img.Name)
+		if !img.AutoFree && e.findImage(img.Name) == nil {
+			e.images = append(e.images, img)
 		}
 	}()
 	switch img.Kind() {

@@ -24,6 +24,7 @@ type Console struct {
 	mu      sync.Mutex
 	queue   []Key
 	waiting int
+	ended   bool // the key source has ended: ReadKey returns io.EOF once the queue is empty
 	notify  chan struct{}
 	intr    chan struct{}
 }
@@ -75,6 +76,10 @@ func (c *Console) ReadKey(ctx context.Context) (Key, error) {
 			c.mu.Unlock()
 			return k, nil
 		}
+		if c.ended {
+			c.mu.Unlock()
+			return 0, io.EOF
+		}
 		c.mu.Unlock()
 		select {
 		case <-c.notify:
@@ -82,6 +87,18 @@ func (c *Console) ReadKey(ctx context.Context) (Key, error) {
 			return 0, ctx.Err()
 		}
 		c.mu.Lock()
+	}
+}
+
+// CloseInput marks the key source as ended: once the queued keys are
+// read, ReadKey returns io.EOF instead of waiting.
+func (c *Console) CloseInput() {
+	c.mu.Lock()
+	c.ended = true
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
 	}
 }
 
@@ -132,6 +149,7 @@ func (c *Console) PumpFrom(r io.Reader) error {
 				for _, k := range d.Flush() {
 					c.Put(k)
 				}
+				c.CloseInput()
 				err := <-errc
 				if err == io.EOF {
 					err = nil

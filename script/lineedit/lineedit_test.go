@@ -418,8 +418,16 @@ func TestConsolePumpFromEscTimeout(t *testing.T) {
 	if k, err := c.ReadKey(ctx); err != nil || k != KeyUp {
 		t.Fatalf("ReadKey after ESC [ A = %v, %v; want Up", k, err)
 	}
+	pw.Write([]byte("z"))
 	pw.Close()
 	if err := <-done; err != nil {
 		t.Fatalf("PumpFrom at EOF = %v; want nil", err)
+	}
+	// Keys typed before the end are still read, then io.EOF.
+	if k, err := c.ReadKey(ctx); err != nil || k != 'z' {
+		t.Fatalf("ReadKey after EOF with a key queued = %v, %v; want z", k, err)
+	}
+	if _, err := c.ReadKey(ctx); err != io.EOF {
+		t.Fatalf("ReadKey after the stream ended = %v; want io.EOF", err)
 	}
 }

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/snp-go/snp-go/chap"
+	"github.com/snp-go/snp-go/iscsi"
+	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/script"
+	"github.com/snp-go/snp-go/script/sanfs"
+	"github.com/snp-go/snp-go/script/settings"
+)
+
+func addr4(b []byte) netip.Addr { return netip.AddrFrom4([4]byte(b)) }
+
+// hostLinks shows one host interface as net0. It never changes the host's
+// network: open/close only mark the interface, and "DHCP" reports the
+// host's own IPv4 address plus the --dhcp options.
+type hostLinks struct {
+	mu    sync.Mutex
+	name  string // host interface name
+	mac   []byte
+	ip    netip.Prefix
+	open  bool
+	lease settings.Lease
+}
+
+func newHostLinks(want string, lease settings.Lease) (*hostLinks, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("listing host interfaces: %w", err)
+	}
+	for _, i := range ifs {
+		if want != "" && i.Name != want {
+			continue
+		}
+		if want == "" && (i.Flags&net.FlagUp == 0 || i.Flags&net.FlagLoopback != 0) {
+			continue
+		}
+		l := &hostLinks{name: i.Name, mac: i.HardwareAddr, lease: lease}
+		if addrs, err := i.Addrs(); err == nil {
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+					ones, _ := n.Mask.Size()
+					l.ip = netip.PrefixFrom(addr4(n.IP.To4()), ones)
+					break
+				}
+			}
+		}
+		return l, nil
+	}
+	if want != "" {
+		return nil, fmt.Errorf("--iface %s: no such host interface", want)
+	}
+	// No usable interface (a container without network): a placeholder
+	// that still lets scripts run with --dhcp options.
+	return &hostLinks{name: "none", mac: make([]byte, 6), lease: lease}, nil
+}
+
+func (l *hostLinks) Interfaces() []script.Interface {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return []script.Interface{{Name: "net0", MAC: l.mac, Chip: "host interface " + l.name, Open: l.open, Link: true}}
+}
+
+func (l *hostLinks) check(name string) error {
+	if name != "net0" {
+		return fmt.Errorf("%s: %w", name, os.ErrNotExist)
+	}
+	return nil
+}
+
+func (l *hostLinks) Open(ctx context.Context, name string) error {
+	if err := l.check(name); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.open = true
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *hostLinks) Close(ctx context.Context, name string) error {
+	if err := l.check(name); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.open = false
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *hostLinks) WaitLink(ctx context.Context, name string) error { return l.check(name) }
+
+func (l *hostLinks) DHCP(ctx context.Context, name string) (settings.Lease, error) {
+	if err := l.check(name); err != nil {
+		return settings.Lease{}, err
+	}
+	lease := settings.Lease{Options: map[uint8][]byte{}, YourIP: l.lease.YourIP, ServerIP: l.lease.ServerIP}
+	if !lease.YourIP.IsValid() && l.ip.IsValid() {
+		lease.YourIP = l.ip.Addr()
+		if _, ok := l.lease.Options[1]; !ok {
+			m := net.CIDRMask(l.ip.Bits(), 32)
+			lease.Options[1] = []byte(m)
+		}
+	}
+	for k, v := range l.lease.Options {
+		lease.Options[k] = v
+	}
+	return lease, nil
+}
+
+// hostFetcher fetches http and https with snp-go's own fetch code (the
+// EFI build's) over the host's sockets, and file: URIs from disk.
+type hostFetcher struct{ client *fetch.Client }
+
+func newHostFetcher(caFiles []string) (*hostFetcher, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	source := "system roots"
+	for _, f := range caFiles {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s: no PEM certificate in the file", f)
+		}
+		source += " + " + f
+	}
+	d := &net.Dialer{}
+	h, err := fetch.NewHTTP(fetch.HTTPConfig{Dial: d.DialContext, Trust: &fetch.Trust{Pool: pool, Source: source}, UserAgent: "snpctl"})
+	if err != nil {
+		return nil, err
+	}
+	c := fetch.NewClient()
+	c.Register("http", h)
+	c.Register("https", h)
+	return &hostFetcher{client: c}, nil
+}
+
+func (f *hostFetcher) Fetch(ctx context.Context, uri string, progress func(done, total int64)) ([]byte, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "file" {
+		return os.ReadFile(u.Path)
+	}
+	var buf bytes.Buffer
+	opts := fetch.Options{}
+	if progress != nil {
+		opts.Progress = func(p fetch.Progress) { progress(p.Bytes, p.Total) }
+	}
+	if _, err := f.client.Fetch(ctx, uri, &buf, opts); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// hostResolver uses the host's resolver.
+type hostResolver struct{}
+
+func (hostResolver) Lookup(ctx context.Context, name string) (netip.Addr, error) {
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", name)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("%s: no IPv4 address", name)
+	}
+	return addrs[0], nil
+}
+
+// hostPinger: ICMP needs raw sockets on the host; snpctl does not use them.
+type hostPinger struct{}
+
+func (hostPinger) Ping(ctx context.Context, host string, size, seq int) (script.PingReply, error) {
+	return script.PingReply{}, fmt.Errorf("ping is %w on the host (it needs raw ICMP sockets); the EFI build pings through its own stack", script.ErrNotAvailable)
+}
+
+// hostBooter prints what it would boot and ends the run.
+type hostBooter struct {
+	out    io.Writer
+	finish func()
+}
+
+func (b *hostBooter) Boot(ctx context.Context, r script.BootRequest) error {
+	img := r.Image
+	fmt.Fprintf(b.out, "would boot %s (%d bytes, %s)\n", img.Name, len(img.Data), describePE(img.Data))
+	fmt.Fprintf(b.out, "  from %s\n  command line: %q\n", img.URI, img.CommandLine())
+	for _, o := range r.Images {
+		if o != img {
+			fmt.Fprintf(b.out, "  with image %s (%d bytes, %s)\n", o.Name, len(o.Data), o.Kind())
+		}
+	}
+	b.finish()
+	return nil
+}
+
+func describePE(data []byte) string {
+	m, err := sanfs.PEMachine(data)
+	switch {
+	case err != nil:
+		return err.Error()
+	case m == sanfs.MachineARM64:
+		return "PE/COFF arm64"
+	case m == sanfs.MachineAMD64:
+		return "PE/COFF x86-64: will not run on arm64"
+	}
+	return fmt.Sprintf("PE/COFF machine %#04x: will not run on arm64", m)
+}
+
+// hostSAN logs in to iSCSI targets with snp-go's initiator and, on boot,
+// reads the GPT and the EFI System Partition to find the boot file.
+type hostSAN struct {
+	out         io.Writer
+	defaultFile string
+	finish      func()
+	mu          sync.Mutex
+	disks       map[int]*iscsi.Disk
+}
+
+func (s *hostSAN) Hook(ctx context.Context, rootPaths []string, cfg script.SANConfig) (int, error) {
+	var errs []error
+	for _, rp := range rootPaths {
+		d, err := s.login(ctx, rp, cfg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.mu.Lock()
+		if s.disks == nil {
+			s.disks = map[int]*iscsi.Disk{}
+		}
+		if old := s.disks[cfg.Drive]; old != nil {
+			old.Close()
+		}
+		s.disks[cfg.Drive] = d
+		s.mu.Unlock()
+		return cfg.Drive, nil
+	}
+	return 0, errors.Join(errs...)
+}
+
+func (s *hostSAN) login(ctx context.Context, rootPath string, cfg script.SANConfig) (*iscsi.Disk, error) {
+	if !strings.HasPrefix(rootPath, "iscsi:") {
+		return nil, fmt.Errorf("%s: snpctl run supports iscsi: root paths only", rootPath)
+	}
+	c := cfg.Credentials
+	iqn := c.InitiatorIQN
+	if iqn == "" {
+		host, _ := os.Hostname()
+		var err error
+		if iqn, err = iscsi.DefaultInitiatorName(host, [16]byte{}); err != nil {
+			return nil, fmt.Errorf("no initiator-iqn setting and none can be derived: %w", err)
+		}
+	}
+	d, err := iscsi.Open(ctx, iscsi.Config{
+		RootPath:      rootPath,
+		InitiatorName: iqn,
+		Credentials: chap.Credentials{
+			Username: c.Username, Password: secret(c.Password),
+			ReverseUsername: c.ReverseUsername, ReversePassword: secret(c.ReversePassword),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	inq := d.Inquiry()
+	fmt.Fprintf(s.out, "iSCSI: logged in to %s as %s: %d blocks of %d bytes (%s)\n",
+		rootPath, iqn, d.Blocks(), d.BlockSize(), strings.TrimSpace(fmt.Sprintf("%s %s", inq.Vendor, inq.Product)))
+	return d, nil
+}
+
+func secret(s string) chap.Secret {
+	if s == "" {
+		return chap.Secret{}
+	}
+	return chap.NewSecret(s)
+}
+
+func (s *hostSAN) disk(drive int) (*iscsi.Disk, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.disks[drive]
+	if d == nil {
+		return nil, fmt.Errorf("no SAN device %#02x is hooked: %w", drive, os.ErrNotExist)
+	}
+	return d, nil
+}
+
+func (s *hostSAN) Boot(ctx context.Context, drive int, cfg script.SANConfig) error {
+	d, err := s.disk(drive)
+	if err != nil {
+		return err
+	}
+	br := &sanfs.BlockReader{BlockSize: int(d.BlockSize()), Blocks: d.Blocks(), Read: func(lba uint64, buf []byte) error {
+		return d.ReadBlocks(ctx, lba, buf)
+	}}
+	parts, err := sanfs.ReadGPT(br, br.BlockSize, br.Blocks)
+	if err != nil {
+		return fmt.Errorf("SAN device %#02x: %w", drive, err)
+	}
+	file := cfg.Filename
+	if file == "" {
+		file = s.defaultFile
+	}
+	var tried []string
+	for _, p := range parts {
+		if !p.IsESP() {
+			continue
+		}
+		off := int64(p.FirstLBA) * int64(br.BlockSize)
+		size := int64(p.LastLBA-p.FirstLBA+1) * int64(br.BlockSize)
+		fsys, err := sanfs.OpenFAT(io.NewSectionReader(br, off, size), size)
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("partition %d: %v", p.Index, err))
+			continue
+		}
+		if cfg.Label != "" && !strings.EqualFold(fsys.Label(), cfg.Label) {
+			tried = append(tried, fmt.Sprintf("partition %d: label %q is not %q", p.Index, fsys.Label(), cfg.Label))
+			continue
+		}
+		data, err := fsys.ReadFile(file, 1<<30)
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("partition %d (%s %q): %v; %s", p.Index, fsys.Type(), fsys.Label(), err, listBootDir(fsys)))
+			continue
+		}
+		fmt.Fprintf(s.out, "would boot %s from SAN device %#02x, partition %d %q (EFI System Partition, %s %q)\n",
+			file, drive, p.Index, p.Name, fsys.Type(), fsys.Label())
+		fmt.Fprintf(s.out, "  %d bytes, %s\n", len(data), describePE(data))
+		if cfg.UUID != "" || cfg.Extra != "" {
+			fmt.Fprintf(s.out, "  note: --uuid and --extra are not checked by the dry run\n")
+		}
+		s.finish()
+		return nil
+	}
+	if len(tried) == 0 {
+		return fmt.Errorf("SAN device %#02x: no EFI System Partition among %d partitions: %w", drive, len(parts), os.ErrNotExist)
+	}
+	return fmt.Errorf("SAN device %#02x: no bootable %s: %s: %w", drive, file, strings.Join(tried, "; "), os.ErrNotExist)
+}
+
+func listBootDir(fsys *sanfs.FS) string {
+	ents, err := fsys.ReadDir(`\EFI\BOOT`)
+	if err != nil {
+		return `no \EFI\BOOT directory`
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name)
+	}
+	sort.Strings(names)
+	return `\EFI\BOOT holds ` + strings.Join(names, ", ")
+}
+
+func (s *hostSAN) Unhook(ctx context.Context, drive int) error {
+	d, err := s.disk(drive)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.disks, drive)
+	s.mu.Unlock()
+	return d.Close()
+}
+
+func (s *hostSAN) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, d := range s.disks {
+		d.Close()
+		delete(s.disks, k)
+	}
+}
