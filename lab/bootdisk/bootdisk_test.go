@@ -138,9 +138,20 @@ func TestBuild(t *testing.T) {
 		t.Errorf("grub.cfg hashes %s without Options.BigSize:\n%s", BigPath, img.Config)
 	}
 	// Same seed, same random file.
-	again := Need(t, Options{Seed: 7, RandomSize: 300 << 10})
+	again := Need(t, Options{Seed: 7, RandomSize: 300 << 10, BigSize: 2 << 20})
 	if again.RandomSHA256 != img.RandomSHA256 || again.Nonce == img.Nonce {
-		t.Errorf("rebuild with Seed 7: hash %s nonce %s; want hash %s and a new nonce than %s", again.RandomSHA256, again.Nonce, img.RandomSHA256, img.Nonce)
+		t.Errorf("rebuild with Seed 7: hash %s nonce %s; want hash %s and a new nonce, not %s", again.RandomSHA256, again.Nonce, img.RandomSHA256, img.Nonce)
+	}
+	if again.BigSize != 2<<20 || len(again.BigSHA256) != 64 {
+		t.Errorf("BigSize, BigSHA256 = %d, %q; want %d and a digest", again.BigSize, again.BigSHA256, 2<<20)
+	}
+	for _, s := range []string{"initrd " + BigPath, "hashsum --hash sha256 " + BigPath, "set timeout=0"} {
+		if !strings.Contains(again.Config, s) {
+			t.Errorf("grub.cfg with BigSize lacks %q:\n%s", s, again.Config)
+		}
+	}
+	if strings.Contains(again.Config, MarkerMenu) {
+		t.Errorf("grub.cfg without a timeout prints %s:\n%s", MarkerMenu, again.Config)
 	}
 }
 

@@ -23,9 +23,9 @@ type Options struct {
 	// RandomSize is the size of RandomPath, whose SHA-256 Grub prints
 	// (integrity check); default 1 MiB.
 	RandomSize int64
-	// BigSize, if not 0, adds BigPath of that many bytes (say 64 MiB), which
-	// Grub hashes between MarkerBigBegin and MarkerBigEnd: its read
-	// throughput.
+	// BigSize, if not 0, adds BigPath of that many bytes (say 64 MiB),
+	// which Grub reads between MarkerReadBegin and MarkerReadEnd (its read
+	// throughput) and then hashes (Linux.BigRead, BigMBps, BigHash).
 	BigSize int64
 	// Seed makes the random files reproducible; 0 draws them from
 	// crypto/rand.

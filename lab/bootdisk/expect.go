@@ -13,12 +13,7 @@ import (
 type Grub struct {
 	Early lab.Match // MarkerGrubEarly: Groups[1] is $root, Groups[2] $prefix
 	Cfg   lab.Match // MarkerGrubCfg: grub.cfg from the ESP started
-
-	// BigRead is how long Grub took to hash BigPath (0 without one), and
-	// BigMBps its read throughput in MB/s (10^6 bytes per second); hashing
-	// in Grub is part of the time, so this is a lower bound.
-	BigRead time.Duration
-	BigMBps float64
+	Menu  lab.Match // MarkerMenu, with Options.Timeout: the menu is next
 }
 
 // Linux is the kernel's side of the boot.
@@ -27,9 +22,17 @@ type Linux struct {
 	Loaded  lab.Match // MarkerGrubBoot: Grub has read kernel and initrd
 	Marker  lab.Match // the /init marker line
 	Release string    // uname -r in the guest
-	// KernelRead is how long Grub took from MarkerGrubLinux to
-	// MarkerGrubBoot: reading kernel and initrd.
+	// KernelRead is how long Grub took to load the kernel (from
+	// MarkerGrubLinux to MarkerKernel).
 	KernelRead time.Duration
+
+	// With Options.BigSize: BigRead is how long Grub took to read BigPath
+	// as an initrd, BigMBps that as MB/s (10^6 bytes per second), and
+	// BigHash how long hashsum took to read and hash it again (its digest
+	// is checked).
+	BigRead time.Duration
+	BigMBps float64
+	BigHash time.Duration
 }
 
 var (
@@ -98,23 +101,8 @@ func (img *Image) ExpectGrub(c *lab.Console, step time.Duration) (*Grub, error) 
 	if _, err = expect(c, MarkerHashEnd, MarkerHashEnd, step); err != nil {
 		return nil, err
 	}
-	if img.BigSHA256 != "" {
-		begin, err := expect(c, MarkerBigBegin, MarkerBigBegin, step)
-		if err != nil {
-			return nil, err
-		}
-		if _, err = expectHash(c, BigPath, img.BigSHA256, step); err != nil {
-			return nil, err
-		}
-		end, err := expect(c, MarkerBigEnd, MarkerBigEnd, step)
-		if err != nil {
-			return nil, err
-		}
-		g.BigRead = end.At.Sub(begin.At)
-		g.BigMBps = float64(img.BigSize) / 1e6 / g.BigRead.Seconds()
-	}
 	if img.Timeout > 0 {
-		if _, err = expect(c, MarkerMenu, MarkerMenu, step); err != nil {
+		if g.Menu, err = expect(c, MarkerMenu, MarkerMenu, step); err != nil {
 			return nil, err
 		}
 	}
@@ -130,10 +118,19 @@ func (img *Image) ExpectLinux(c *lab.Console, step time.Duration) (*Linux, error
 	if l.Entry, err = expect(c, MarkerGrubLinux, MarkerGrubLinux, step); err != nil {
 		return nil, err
 	}
+	kernel, err := expect(c, MarkerKernel, MarkerKernel+" (kernel loaded)", step)
+	if err != nil {
+		return nil, err
+	}
+	l.KernelRead = kernel.At.Sub(l.Entry.At)
+	if img.BigSHA256 != "" {
+		if err := img.expectBig(c, &l, step); err != nil {
+			return nil, err
+		}
+	}
 	if l.Loaded, err = expect(c, MarkerGrubBoot, MarkerGrubBoot+" (kernel and initrd loaded)", step); err != nil {
 		return nil, err
 	}
-	l.KernelRead = l.Loaded.At.Sub(l.Entry.At)
 	if l.Marker, err = expect(c, linuxRE, "the Linux marker "+LinuxMarker, step); err != nil {
 		return nil, err
 	}
@@ -142,4 +139,26 @@ func (img *Image) ExpectLinux(c *lab.Console, step time.Duration) (*Linux, error
 		return nil, fmt.Errorf("bootdisk: Linux marker says release %q nonce %q; want %q %q", l.Release, l.Marker.Groups[2], img.Packages.KernelRelease, img.Nonce)
 	}
 	return &l, nil
+}
+
+// expectBig follows Grub reading BigPath as an initrd and then hashing it.
+func (img *Image) expectBig(c *lab.Console, l *Linux, step time.Duration) error {
+	var m [4]lab.Match
+	for i, marker := range []string{MarkerReadBegin, MarkerReadEnd, MarkerBigBegin} {
+		var err error
+		if m[i], err = expect(c, marker, marker, step); err != nil {
+			return err
+		}
+	}
+	if _, err := expectHash(c, BigPath, img.BigSHA256, step); err != nil {
+		return err
+	}
+	var err error
+	if m[3], err = expect(c, MarkerBigEnd, MarkerBigEnd, step); err != nil {
+		return err
+	}
+	l.BigRead = m[1].At.Sub(m[0].At)
+	l.BigMBps = float64(img.BigSize) / 1e6 / l.BigRead.Seconds()
+	l.BigHash = m[3].At.Sub(m[2].At)
+	return nil
 }
