@@ -218,3 +218,21 @@ func GetRNG(b []byte) bool {
 	}
 	return true
 }
+
+// SetLoadOptions gives a loaded (not yet started) image its command line
+// (EFI_LOADED_IMAGE_PROTOCOL LoadOptions, §9.1.1), as UCS-2 in pool memory.
+func SetLoadOptions(h Handle, cmdline string) error {
+	li, err := HandleProtocol(h, &LoadedImageProtocolGUID)
+	if err != nil {
+		return err
+	}
+	u := UCS2(cmdline)
+	mem, err := AllocatePool(2 * len(u))
+	if err != nil {
+		return err
+	}
+	copy(unsafe.Slice((*uint16)(mem), len(u)), u)
+	store32(li+48, uint32(2*len(u)))
+	store64(li+56, uint64(uintptr(mem)))
+	return nil
+}

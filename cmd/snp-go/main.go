@@ -32,14 +32,15 @@ func main() {
 	}
 	plat.Banner()
 
-	if s := embeddedFile("script.ipxe"); s != nil {
-		fmt.Printf("embedded script (%d bytes):\n%s", len(s), s)
-		if !strings.HasSuffix(string(s), "\n") {
-			fmt.Println()
+	if len(*selftest) == 0 {
+		// The boot flow: Ctrl-B prompt, then the embedded script (or
+		// iPXE's autoboot: dhcp, chain filename / sanboot root-path), or
+		// the shell. It returns when the script ends or `exit` is typed.
+		if err := plat.Boot(embeddedFile("script.ipxe")); err != nil {
+			fmt.Printf("snp-go: %v\n", err)
 		}
-	}
-	if t := embeddedFile("trust.pem"); t != nil {
-		fmt.Printf("embedded trust anchors: %d bytes\n", len(t))
+		fmt.Println("snp-go: returning to firmware")
+		return
 	}
 
 	resident := false

@@ -15,6 +15,7 @@ import (
 	"github.com/snp-go/snp-go/net/dhcp"
 	"github.com/snp-go/snp-go/net/dns"
 	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/net/vlan"
 )
 
 // network is snp-go's network: every Simple Network handle U-Boot offers,
@@ -22,6 +23,7 @@ import (
 type network struct {
 	stack    *snpnet.Stack
 	nics     []*efi.SNP
+	muxes    []*vlan.Mux // one per NIC: 802.1Q tagging happens here
 	resolver *dns.Resolver
 	fetch    *fetch.Client
 	trust    string // where the trust anchors come from
@@ -48,10 +50,12 @@ func (p *efiPlatform) Network() (*network, error) {
 			continue
 		}
 		name := fmt.Sprintf("net%d", len(n.nics))
-		if _, err := st.AddInterface(name, nic); err != nil {
+		mux := vlan.NewMux(nic)
+		if _, err := st.AddInterface(name, mux.Native()); err != nil {
 			return nil, err
 		}
 		n.nics = append(n.nics, nic)
+		n.muxes = append(n.muxes, mux)
 		fmt.Printf("%s: %s (MTU %d)\n", name, nic, nic.MTU())
 	}
 	if len(n.nics) == 0 {
@@ -126,3 +130,47 @@ func (p *efiPlatform) SelftestNet(pingAddr, url string) error {
 }
 
 var _ io.Writer = sha256.New()
+
+// physical returns the NIC under interface name ("net0", "net0-5").
+func (n *network) physical(name string) *efi.SNP {
+	var i, tag int
+	if _, err := fmt.Sscanf(name, "net%d-%d", &i, &tag); err != nil {
+		if _, err := fmt.Sscanf(name, "net%d", &i); err != nil {
+			return nil
+		}
+	}
+	if i < 0 || i >= len(n.nics) {
+		return nil
+	}
+	return n.nics[i]
+}
+
+// createVLAN is iPXE's `vcreate --tag TAG TRUNK`: a tagged interface
+// TRUNK-TAG on the same NIC (IEEE 802.1Q, VID 1-4094).
+func (n *network) createVLAN(trunk string, tag, priority int) (string, error) {
+	var i int
+	if _, err := fmt.Sscanf(trunk, "net%d", &i); err != nil || i < 0 || i >= len(n.muxes) || fmt.Sprintf("net%d", i) != trunk {
+		return "", fmt.Errorf("vcreate: %s is not a physical interface", trunk)
+	}
+	if tag < 1 || tag > 4094 {
+		return "", fmt.Errorf("vcreate: VLAN tag %d out of range 1-4094", tag)
+	}
+	nic, err := n.muxes[i].VLAN(uint16(tag))
+	if err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("%s-%d", trunk, tag)
+	if _, err := n.stack.AddInterface(name, nic); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// destroyVLAN is iPXE's `vdestroy NAME`.
+func (n *network) destroyVLAN(name string) error {
+	var i, tag int
+	if _, err := fmt.Sscanf(name, "net%d-%d", &i, &tag); err != nil {
+		return fmt.Errorf("vdestroy: %s is not a VLAN interface", name)
+	}
+	return n.stack.RemoveInterface(name)
+}

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/snp-go/snp-go/blockio"
@@ -19,9 +20,12 @@ import (
 
 type efiPlatform struct {
 	image     *efi.LoadedImage
-	clock     string
+	mu        sync.Mutex
+	clock     string        // where the wall clock comes from
+	ntpOffset time.Duration // correction found by the ntp command
 	stopWatch func()
 	net       *network
+	resident  string // why snp-go must not return to the firmware
 }
 
 func platform() *efiPlatform {
@@ -37,10 +41,12 @@ func platform() *efiPlatform {
 	}
 	// bootefi armed a 5-minute watchdog (UEFI 2.10 §3.1.2): keep it armed,
 	// so a hung snp-go resets, but never let it fire while we work.
-	p.stopWatch = board.Watchdog(5*time.Minute, time.Minute)
-	efi.AtExit(p.stopWatch)
+	p.stopWatch = restartWatchdog()
+	efi.AtExit(func() { p.stopWatch() })
 	return p
 }
+
+func restartWatchdog() func() { return board.Watchdog(5*time.Minute, time.Minute) }
 
 func (p *efiPlatform) LoadOptions() string {
 	if p.image == nil {

@@ -23,3 +23,4 @@ func (hostPlatform) SelftestMemdisk() error             { return nil }
 func (hostPlatform) SelftestCallbacks() error           { return nil }
 func (hostPlatform) StayResident(why string)            {}
 func (hostPlatform) SelftestNet(ping, url string) error { return nil }
+func (hostPlatform) Boot(embedded []byte) error         { return nil }
