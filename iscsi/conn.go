@@ -124,7 +124,9 @@ func dialAndLogin(ctx context.Context, s *settings, portal string) (*conn, error
 		cmdSN:    1,
 		loginITT: 0x0000fffc,
 	}
-	c.r = pdu.NewReader(bufio.NewReaderSize(nc, 64<<10))
+	// A small read buffer: headers and small PDUs are batched, while large
+	// data segments bypass it and land straight in the caller's buffer.
+	c.r = pdu.NewReader(bufio.NewReaderSize(nc, 8<<10))
 	c.r.MaxDataLen = s.MaxRecvDataSegmentLength
 	c.w = pdu.NewWriter(c.bw)
 	if dl, ok := ctx.Deadline(); ok {
