@@ -87,6 +87,9 @@ type conn struct {
 
 	cmdMu   sync.Mutex // serializes command submission (CmdSN order)
 	writeMu sync.Mutex // serializes PDUs on the wire
+	// submitters counts goroutines inside submit. The last one out flushes,
+	// so commands issued together leave in one write.
+	submitters atomic.Int32
 
 	mu       sync.Mutex // protects the fields below
 	cmdSN    uint32     // next CmdSN
@@ -313,8 +316,15 @@ func (c *conn) submit(ctx context.Context, cmd *command) (*task, error) {
 	}
 	h.SetFlags(flags)
 
+	c.submitters.Add(1)
 	c.cmdMu.Lock()
-	defer c.cmdMu.Unlock()
+	sent := false
+	defer func() {
+		if !sent && c.submitters.Add(-1) == 0 {
+			c.flushPending()
+		}
+		c.cmdMu.Unlock()
+	}()
 	for {
 		c.mu.Lock()
 		if c.err != nil {
@@ -331,6 +341,7 @@ func (c *conn) submit(ctx context.Context, cmd *command) (*task, error) {
 			break
 		}
 		c.mu.Unlock()
+		c.flushPending() // commands buffered by others must leave before we wait
 		select {
 		case <-c.winCh:
 		case <-c.dead:
@@ -344,7 +355,8 @@ func (c *conn) submit(ctx context.Context, cmd *command) (*task, error) {
 	if err == nil && unsolicited > len(immediate) {
 		err = c.writeDataOut(t, pdu.TagNone, uint32(len(immediate)), uint32(unsolicited-len(immediate)))
 	}
-	if err == nil {
+	sent = true
+	if c.submitters.Add(-1) == 0 && err == nil {
 		err = c.w.Flush()
 	}
 	c.writeMu.Unlock()
@@ -353,6 +365,19 @@ func (c *conn) submit(ctx context.Context, cmd *command) (*task, error) {
 		// The task stays registered; wait reports the failure.
 	}
 	return t, nil
+}
+
+// flushPending sends buffered PDUs, if any.
+func (c *conn) flushPending() {
+	c.writeMu.Lock()
+	var err error
+	if c.bw.Buffered() > 0 {
+		err = c.w.Flush()
+	}
+	c.writeMu.Unlock()
+	if err != nil {
+		c.fail(&connError{fmt.Errorf("iscsi: sending to %s: %w", c.portal, err)})
+	}
 }
 
 // writeDataOut writes one Data-Out sequence for t: length bytes from

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -428,5 +429,61 @@ func TestCommandTimeout(t *testing.T) {
 	}
 	if s := d.Stats(); s.Failures < 1 || s.Logins < 2 {
 		t.Errorf("Stats() = %+v; want a failure and a second login", s)
+	}
+}
+
+// TestWriteNegotiations writes through every data-out path: immediate
+// data, unsolicited Data-Out (InitialR2T=No), R2T-solicited Data-Out split
+// into PDUs of the target's MaxRecvDataSegmentLength.
+func TestWriteNegotiations(t *testing.T) {
+	g := startTgtd(t)
+	const size = 16 << 20
+	cases := []struct {
+		name       string
+		initialR2T string
+		immediate  string
+	}{
+		{"immediate+R2T", "Yes", "Yes"},
+		{"unsolicited", "No", "Yes"},
+		{"unsolicited without immediate", "No", "No"},
+		{"R2T only", "Yes", "No"},
+	}
+	for i, tc := range cases {
+		path := backing(t, g.dir, "lun"+tc.name, size, 0)
+		iqn := g.target("iqn.2025-01.dev.snp-go:w"+string(rune('a'+i)), lunSpec{path: path})
+		tid := strconv.Itoa(i + 1)
+		for k, v := range map[string]string{"InitialR2T": tc.initialR2T, "ImmediateData": tc.immediate,
+			"MaxRecvDataSegmentLength": "4096", "FirstBurstLength": "16384"} {
+			g.must("--mode", "target", "--op", "update", "--tid", tid, "--name", k, "--value", v)
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			d, err := Open(ctx, Config{Portal: g.portal(), Target: iqn, LUN: LUN{0, 1}, InitiatorName: testIQN})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			neg := d.Negotiated()
+			if !strings.Contains(neg, "InitialR2T="+map[string]string{"Yes": "true", "No": "false"}[tc.initialR2T]) ||
+				!strings.Contains(neg, "ImmediateData="+map[string]string{"Yes": "true", "No": "false"}[tc.immediate]) ||
+				!strings.Contains(neg, "(target 4096)") {
+				t.Errorf("Negotiated() = %q; want InitialR2T=%s ImmediateData=%s, target MaxRecvDataSegmentLength 4096", neg, tc.initialR2T, tc.immediate)
+			}
+			data := pattern(99, 1<<20+512)
+			if err := d.WriteBlocks(ctx, 77, data); err != nil {
+				t.Fatal(err)
+			}
+			back := make([]byte, len(data))
+			if err := d.ReadBlocks(ctx, 77, back); err != nil || !bytes.Equal(back, data) {
+				t.Fatalf("read-back: err %v, differs at %d", err, firstDiff(back, data))
+			}
+			f, _ := os.Open(path)
+			defer f.Close()
+			onDisk := make([]byte, len(data))
+			f.ReadAt(onDisk, 77*512)
+			if !bytes.Equal(onDisk, data) {
+				t.Fatalf("backing file differs at byte %d", firstDiff(onDisk, data))
+			}
+		})
 	}
 }
