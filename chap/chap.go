@@ -172,6 +172,10 @@ func DecodeBinary(s string) ([]byte, error) {
 		}
 		out, err = hex.DecodeString(body)
 	case 'b', 'B':
+		// encoding/base64 skips '\r' and '\n'; a text value has neither.
+		if strings.ContainsAny(body, "\r\n") {
+			return nil, fmt.Errorf("chap: binary value %.40q has a line break", s)
+		}
 		if base64.StdEncoding.DecodedLen(len(body)) > MaxChallengeLen+2 {
 			return nil, fmt.Errorf("chap: binary value longer than %d bytes", MaxChallengeLen)
 		}
@@ -184,6 +188,9 @@ func DecodeBinary(s string) ([]byte, error) {
 	}
 	if len(out) > MaxChallengeLen {
 		return nil, fmt.Errorf("chap: binary value longer than %d bytes", MaxChallengeLen)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("chap: empty binary value %.40q", s)
 	}
 	return out, nil
 }

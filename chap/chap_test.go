@@ -64,6 +64,8 @@ func TestDecodeBinary(t *testing.T) {
 		{"0bAQL/", []byte{1, 2, 0xff}, false},
 		{"0BAQI=", []byte{1, 2}, false},
 		{"0bAQI", nil, true}, // missing padding
+		{"0B\r", nil, true},  // encoding/base64 would skip the CR: empty
+		{"0bAQ\nI=", nil, true},
 		{"0x", nil, true},
 		{"0xzz", nil, true},
 		{"1x00", nil, true},
