@@ -236,3 +236,17 @@ func SetLoadOptions(h Handle, cmdline string) error {
 	store64(li+56, uint64(uintptr(mem)))
 	return nil
 }
+
+// Console is an io.Writer on ConOut that flushes at the end of every
+// Write, for prompts and progress lines that do not end in a newline.
+// (Printk, behind os.Stdout, flushes only at newlines.)
+type Console struct{}
+
+// Write implements io.Writer.
+func (Console) Write(p []byte) (int, error) {
+	for _, b := range p {
+		ConsoleWrite(b)
+	}
+	ConsoleFlush()
+	return len(p), nil
+}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -27,7 +26,7 @@ import (
 // console. U-Boot's EFI console turns the serial line's escape sequences
 // into scan codes (UEFI 2.10 §12.3, Table 12.4).
 func (p *efiPlatform) console() *lineedit.Console {
-	c := lineedit.NewConsole(os.Stdout)
+	c := lineedit.NewConsole(efi.Console{})
 	go func() {
 		for {
 			k, ok, err := efi.ReadKey()
