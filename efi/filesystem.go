@@ -88,3 +88,21 @@ func ReadFile(h Handle, path string) ([]byte, error) {
 	defer f.Close()
 	return io.ReadAll(f)
 }
+
+// VolumeLabel returns the file system's volume label from
+// EFI_FILE_SYSTEM_INFO (§13.5.17, GetInfo at offset 64).
+func (f *File) VolumeLabel() (string, error) {
+	const fileGetInfo = 64
+	buf := make([]byte, 1024)
+	escapeSink = buf
+	n := alloc[uintptr]()
+	*n = uintptr(len(buf))
+	s := Call(fn(f.p, fileGetInfo), f.p, ptr(&FileSystemInfoGUID), ptr(n), uintptr(unsafe.Pointer(&buf[0])))
+	if err := wrap("File.GetInfo(FileSystemInfo)", s); err != nil {
+		return "", err
+	}
+	if *n < 38 {
+		return "", nil
+	}
+	return GoString(uintptr(unsafe.Pointer(&buf[36]))), nil
+}

@@ -23,6 +23,9 @@ func sanCommands() []*Command {
 	}
 }
 
+// defaultSANRetries is iPXE's SAN_DEFAULT_RETRIES.
+const defaultSANRetries = 10
+
 // sanConfig builds the SAN options from the command's options and the
 // settings (san-drive, san-filename, and the credentials).
 func (e *Engine) sanConfig(c *Call) (SANConfig, error) {
@@ -49,6 +52,13 @@ func (e *Engine) sanConfig(c *Call) (SANConfig, error) {
 		cfg.Filename, _ = e.Settings.Get("san-filename")
 	}
 	cfg.Credentials = e.sanCredentials()
+	cfg.Retries = defaultSANRetries
+	if v, ok := e.Settings.Get("san-retries"); ok {
+		if n, err := parseInt(v); err == nil && n >= 0 {
+			cfg.Retries = n
+		}
+	}
+	cfg.Hostname, _ = e.Settings.Get("hostname")
 	return cfg, nil
 }
 

@@ -115,6 +115,11 @@ type SANConfig struct {
 	Label       string // --label: filesystem label to boot from
 	UUID        string // --uuid: filesystem UUID to boot from
 	Credentials SANCredentials
+	// Retries is how often opening the SAN device is retried (the
+	// san-retries setting; iPXE's default is 10).
+	Retries int
+	// Hostname is the hostname setting (for a default initiator IQN).
+	Hostname string
 }
 
 // SAN attaches SAN disks (iscsi: root paths, RFC 4173) and boots them.

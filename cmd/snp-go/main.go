@@ -26,6 +26,12 @@ func main() {
 	selftest := flags.StringSlice("selftest", nil, "run platform self-tests: memdisk, callbacks, net")
 	pingAddr := flags.String("ping", "", "net self-test: ping this IPv4 address")
 	fetchURL := flags.String("fetch", "", "net self-test: fetch this URL")
+	root := flags.String("root", "", "iscsi self-test: iSCSI root path to read")
+	chunk := flags.Int("chunk", 1<<20, "iscsi self-test: bytes per read")
+	user := flags.String("username", "", "iscsi self-test: CHAP user")
+	pass := flags.String("password", "", "iscsi self-test: CHAP secret")
+	ruser := flags.String("reverse-username", "", "iscsi self-test: mutual CHAP user")
+	rpass := flags.String("reverse-password", "", "iscsi self-test: mutual CHAP secret")
 	if err := flags.Parse(strings.Fields(plat.LoadOptions())); err != nil {
 		fmt.Printf("snp-go: bad load options %q: %v\n", plat.LoadOptions(), err)
 		os.Exit(1)
@@ -53,10 +59,12 @@ func main() {
 			resident = true
 		case "callbacks":
 			err = plat.SelftestCallbacks()
+		case "iscsi":
+			err = plat.SelftestISCSI(*root, *chunk, *user, *pass, *ruser, *rpass)
 		case "net":
 			err = plat.SelftestNet(*pingAddr, *fetchURL)
 		default:
-			err = fmt.Errorf("unknown self-test %q (have: memdisk, callbacks, net)", t)
+			err = fmt.Errorf("unknown self-test %q (have: memdisk, callbacks, net, iscsi)", t)
 		}
 		if err != nil {
 			fmt.Printf("selftest %s: FAIL: %v\n", t, err)

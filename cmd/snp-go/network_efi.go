@@ -38,7 +38,7 @@ func (p *efiPlatform) Network() (*network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no network interface: %w", err)
 	}
-	st, err := snpnet.NewStack(snpnet.Options{})
+	st, err := snpnet.NewStack(snpnet.Options{ReceiveBuffer: 32 << 10, ReceiveBudget: 32 << 10})
 	if err != nil {
 		return nil, err
 	}

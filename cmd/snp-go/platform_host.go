@@ -17,10 +17,11 @@ func platform() hostPlatform {
 	return hostPlatform{}
 }
 
-func (hostPlatform) LoadOptions() string                { return "" }
-func (hostPlatform) Banner()                            {}
-func (hostPlatform) SelftestMemdisk() error             { return nil }
-func (hostPlatform) SelftestCallbacks() error           { return nil }
-func (hostPlatform) StayResident(why string)            {}
-func (hostPlatform) SelftestNet(ping, url string) error { return nil }
-func (hostPlatform) Boot(embedded []byte) error         { return nil }
+func (hostPlatform) LoadOptions() string                                             { return "" }
+func (hostPlatform) Banner()                                                         {}
+func (hostPlatform) SelftestMemdisk() error                                          { return nil }
+func (hostPlatform) SelftestCallbacks() error                                        { return nil }
+func (hostPlatform) StayResident(why string)                                         {}
+func (hostPlatform) SelftestNet(ping, url string) error                              { return nil }
+func (hostPlatform) Boot(embedded []byte) error                                      { return nil }
+func (hostPlatform) SelftestISCSI(root string, chunk int, u, p, ru, rp string) error { return nil }
