@@ -20,7 +20,13 @@ const step = 60 * time.Second
 // At is when bootefi began) and what Grub and Linux printed.
 func bootLocal(t *testing.T, img *Image) (lab.Match, *Grub, *Linux) {
 	t.Helper()
-	m := lab.Start(t, lab.Config{Disks: []string{img.Path}, Snapshot: true, NoNet: true})
+	return boot(t, img, lab.Config{Disks: []string{img.Path}, Snapshot: true, NoNet: true})
+}
+
+// boot boots img, which cfg attaches as virtio 0, as bootLocal does.
+func boot(t *testing.T, img *Image, cfg lab.Config) (lab.Match, *Grub, *Linux) {
+	t.Helper()
+	m := lab.Start(t, cfg)
 	if _, err := m.StopAutoboot(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
