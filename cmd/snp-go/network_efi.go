@@ -80,10 +80,11 @@ func (p *efiPlatform) Network() (*network, error) {
 		trust = fetch.PublicRoots()
 		n.trust = "public roots"
 	}
-	n.fetch, err = fetch.NewStackClient(n.resolver, trust, fetch.Clock{Now: time.Now, Source: p.clock})
+	n.fetch, err = fetch.NewStackClient(n.resolver, trust, fetch.Clock{Now: p.now, Source: p.clock})
 	if err != nil {
 		return nil, err
 	}
+	n.fetch.Register("file", newFileFetcher(p.image))
 	p.net = n
 	return n, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -96,5 +97,32 @@ func TestQEMUScriptError(t *testing.T) {
 	}
 	if regexp.MustCompile("not-reached").MatchString(m.Tail()) {
 		t.Errorf("script went on after a failed command")
+	}
+}
+
+// TestQEMUFileChain: `chain file:...` loads a script that sits beside
+// snp-go.efi on the boot partition (relative and absolute forms).
+func TestQEMUFileChain(t *testing.T) {
+	lab.SkipIfMissing(t)
+	script := writeFile(t, "embed.ipxe", []byte("#!ipxe\nchain file:scripts/one.ipxe\n"))
+	efi := lab.NeedEFI(t, lab.EFIBuild{Embed: script})
+	d := lab.EFIDisk(efi, false)
+	d.Files["/scripts/one.ipxe"] = lab.Bytes([]byte("#!ipxe\necho file-one-ok\nchain file:/two.ipxe\n"))
+	d.Files["/two.ipxe"] = lab.Bytes([]byte("#!ipxe\necho file-two-ok\nimgfetch file:/missing.ipxe || echo missing-ok\n"))
+	img := filepath.Join(t.TempDir(), "disk.img")
+	if err := lab.BuildDisk(img, d); err != nil {
+		t.Fatal(err)
+	}
+	m := lab.Start(t, lab.Config{Disks: []string{img}, Snapshot: true})
+	if _, err := m.StopAutoboot(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"file-one-ok", "file-two-ok", "missing-ok", "snp-go: returning to firmware"} {
+		if _, err := m.Expect(want, 60*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
