@@ -168,7 +168,10 @@ func (s *efiSAN) open(ctx context.Context, n *network, rootPaths []string, iqn s
 			Logf:          func(f string, a ...any) { fmt.Printf("iscsi: "+f+"\n", a...) },
 		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", root, err))
+			if len(rootPaths) > 1 { // say which path of several failed
+				err = fmt.Errorf("%s: %w", root, err)
+			}
+			errs = append(errs, err)
 			continue
 		}
 		return s.install(ctx, n, root, d, creds, cfg)

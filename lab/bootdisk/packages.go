@@ -188,7 +188,7 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("bootdisk: %w", err)
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
+	if _, err := f.Write(data); err != nil || f.Chmod(0o644) != nil {
 		f.Close()
 		return fmt.Errorf("bootdisk: writing %s: %w", path, err)
 	}
@@ -321,6 +321,9 @@ func (a apt) unpacked(pkg, version string, members ...string) (string, error) {
 	defer os.RemoveAll(tmp)
 	if err := unpackDeb(deb, tmp, members); err != nil {
 		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", fmt.Errorf("bootdisk: %w", err)
 	}
 	if err := os.Rename(tmp, dest); err != nil {
 		return "", fmt.Errorf("bootdisk: %w", err)
