@@ -244,8 +244,25 @@ func (a apt) update() error {
 			return fmt.Errorf("bootdisk: %w", err)
 		}
 	}
-	if _, err := a.run(a.dir, "apt-get", "update"); err != nil {
-		return fmt.Errorf("%w: arm64 package lists: %v", ErrUnavailable, err)
+	cmd := exec.Command("apt-get", append(a.options(), "update")...)
+	cmd.Dir = a.dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
+	out, err := cmd.CombinedOutput()
+	// apt-get update exits 0 when a mirror cannot be reached (it only
+	// warns), so look for the lists themselves.
+	lists, _ := filepath.Glob(filepath.Join(a.dir, "apt", "lists", "*_binary-arm64_Packages*"))
+	if err != nil || len(lists) == 0 {
+		var warn []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "W:") || strings.HasPrefix(l, "E:") || strings.HasPrefix(l, "Err:") {
+				warn = append(warn, strings.TrimSpace(l))
+			}
+		}
+		why := lastLines(strings.Join(warn, "\n"), 3)
+		if err != nil {
+			why = err.Error() + ": " + why
+		}
+		return fmt.Errorf("%w: apt-get update of the arm64 package lists (for %s, %s): %s", ErrUnavailable, grubPackage, kernelMeta, why)
 	}
 	return nil
 }
