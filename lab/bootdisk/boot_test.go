@@ -70,7 +70,7 @@ func TestLocalBoot(t *testing.T) {
 			return
 		}
 		d := l.Marker.At.Sub(loaded.At)
-		t.Logf("boot %d: bootefi to Linux marker %.2f s: to grub.cfg %.2f s, to menu entry %.2f s, kernel+initrd read %.2f s, Linux %s to /init %.2f s",
+		t.Logf("boot %d: bootefi to Linux marker %.2f s: to grub.cfg %.2f s, to menu entry %.2f s, kernel read %.2f s, Linux %s from Grub's boot to /init %.2f s",
 			i+1, d.Seconds(), g.Cfg.At.Sub(loaded.At).Seconds(), l.Entry.At.Sub(g.Cfg.At).Seconds(),
 			l.KernelRead.Seconds(), l.Release, l.Marker.At.Sub(l.Loaded.At).Seconds())
 		times = append(times, d)
@@ -99,8 +99,8 @@ func TestLocalBootMenu(t *testing.T) {
 }
 
 // TestLocalGrubThroughput measures Grub reading (and hashing) a big file
-// from local virtio-blk, the ceiling for Block IO over iSCSI. The size is
-// SNP_LAB_BIG_MIB (default 64); -short skips it.
+// from local virtio-blk, the ceiling for Block IO over iSCSI, in three
+// boots. The size is SNP_LAB_BIG_MIB (default 64); -short skips it.
 func TestLocalGrubThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: -short: Grub read throughput over a 64 MiB file")
@@ -115,6 +115,15 @@ func TestLocalGrubThroughput(t *testing.T) {
 		mib = n
 	}
 	img := Need(t, Options{BigSize: mib << 20})
-	_, _, l := bootLocal(t, img)
-	t.Logf("local virtio-blk: Grub read %d MiB in %.2f s: %.1f MB/s (hashsum of it: %.2f s)", mib, l.BigRead.Seconds(), l.BigMBps, l.BigHash.Seconds())
+	var rates []float64
+	for i := range 3 {
+		_, _, l := bootLocal(t, img)
+		if t.Failed() {
+			return
+		}
+		t.Logf("boot %d: Grub read %d MiB in %.2f s: %.1f MB/s (hashsum of it: %.2f s)", i+1, mib, l.BigRead.Seconds(), l.BigMBps, l.BigHash.Seconds())
+		rates = append(rates, l.BigMBps)
+	}
+	slices.Sort(rates)
+	t.Logf("local virtio-blk: Grub read throughput, median of 3: %.1f MB/s", rates[1])
 }
