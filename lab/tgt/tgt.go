@@ -19,8 +19,11 @@
 // on "tgtadm --op delete --mode system", which it refuses while targets
 // exist, so Close deletes them first (--force ends their sessions); each
 // daemon is reached through /var/run/tgtd/socket.N for its control port N,
-// guarded by a lockf(3) lock on socket.N.lock; the iSCSI portal is set
-// with --iscsi portal=ADDR:PORT. tgt accepts one-way CHAP even when an
+// guarded by a lockf(3) lock on socket.N.lock, and -C takes at most 32767;
+// the iSCSI portal is set with --iscsi portal=ADDR:PORT, and when that port
+// is taken tgtd logs it and runs on without a portal (Start notices and
+// tries another port); a target whose address ACL leaves the initiator out
+// is also missing from its SendTargets discovery. tgt accepts one-way CHAP even when an
 // outgoing account is bound: mutual CHAP is the initiator's choice
 // (RFC 7143 §12.1.3); discovery sessions need no CHAP.
 //
