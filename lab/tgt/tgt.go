@@ -23,9 +23,9 @@
 // the iSCSI portal is set with --iscsi portal=ADDR:PORT, and when that port
 // is taken tgtd logs it and runs on without a portal (Start notices and
 // tries another port); a target whose address ACL leaves the initiator out
-// is also missing from its SendTargets discovery. tgt accepts one-way CHAP even when an
-// outgoing account is bound: mutual CHAP is the initiator's choice
-// (RFC 7143 §12.1.3); discovery sessions need no CHAP.
+// is also missing from its SendTargets discovery. tgt accepts one-way CHAP
+// even when an outgoing account is bound: mutual CHAP is the initiator's
+// choice (RFC 7143 §12.1.3); discovery sessions need no CHAP.
 //
 // Host-only (Linux, root): it runs tgtd and tgtadm and is never linked
 // into the EFI application.
