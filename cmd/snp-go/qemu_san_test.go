@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"testing"
@@ -115,4 +116,58 @@ func TestQEMUSANWrongReverseSecret(t *testing.T) {
 	if _, err := m.Expect("SANBOOT-FAILED errno=0x", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestQEMUSANIdleDrop: while Grub waits at its menu nobody reads the disk;
+// the target drops the session then. The next read (Grub loading Linux)
+// must log in again transparently.
+func TestQEMUSANIdleDrop(t *testing.T) {
+	s := newSANLab(t, bootdisk.Options{Timeout: 8}, sanRevSecret)
+	m, _ := s.run(t)
+	g, err := s.img.ExpectGrub(m.Console, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = g
+	tids, err := s.tgt.TIDs()
+	if err != nil || len(tids) == 0 {
+		t.Fatalf("target ids: %v, %v", tids, err)
+	}
+	n, err := s.tgt.DropConns(tids[0])
+	if err != nil || n == 0 {
+		t.Fatalf("DropConns = %d, %v; want the session dropped", n, err)
+	}
+	t.Logf("dropped %d connection(s) while Grub waits at its menu", n)
+	if _, err := s.img.ExpectLinux(m.Console, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(m.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`[^\r\n]*closed the connection; reconnecting[^\r\n]*\r*\n[^\r\n]*accepted\r*\n[^\r\n]*logged in[^\r\n]*`)
+	if r := re.Find(log); r == nil {
+		t.Errorf("no transparent re-login in the transcript after the drop")
+	} else {
+		t.Logf("%s", r)
+	}
+}
+
+// TestQEMUSANThroughput: Grub reads a 64 MiB file through snp-go's Block IO
+// over iSCSI (compare TestLocalGrubThroughput in lab/bootdisk, the same
+// read from local virtio-blk).
+func TestQEMUSANThroughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("64 MiB read; skipped with -short")
+	}
+	s := newSANLab(t, bootdisk.Options{BigSize: 64 << 20}, sanRevSecret)
+	m, loaded := s.run(t)
+	if _, err := s.img.ExpectGrub(m.Console, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.img.ExpectLinux(m.Console, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Grub read 64 MiB over iSCSI through snp-go's Block IO in %v: %.1f MB/s (bootefi to marker %v)", l.BigRead, l.BigMBps, l.Marker.At.Sub(loaded.At))
 }

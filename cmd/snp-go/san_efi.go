@@ -165,7 +165,7 @@ func (s *efiSAN) open(ctx context.Context, n *network, rootPaths []string, iqn s
 			InitiatorName: iqn,
 			Credentials:   creds,
 			Dial:          n.resolver.Dialer(),
-			Logf:          func(f string, a ...any) { fmt.Printf("iscsi: "+f+"\n", a...) },
+			Logf:          func(f string, a ...any) { fmt.Printf(f+"\n", a...) },
 		})
 		if err != nil {
 			if len(rootPaths) > 1 { // say which path of several failed
