@@ -157,7 +157,7 @@ func TestQEMUNetworkWrongCA(t *testing.T) {
 	if _, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	e, err := m.Expect(regexp.MustCompile(`selftest net: FAIL: `+regexp.QuoteMeta(url)+`: ([^\r\n]*)`), 90*time.Second)
+	e, err := m.Expect(regexp.MustCompile(`selftest net: FAIL: `+regexp.QuoteMeta(url)+`: ([^\r\n]*)\r*\n`), 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

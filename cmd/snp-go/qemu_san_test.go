@@ -105,7 +105,7 @@ func TestQEMUSANBoot(t *testing.T) {
 func TestQEMUSANWrongReverseSecret(t *testing.T) {
 	s := newSANLab(t, bootdisk.Options{}, "not-the-target-secret")
 	m, _ := s.run(t)
-	e, err := m.Expect(regexp.MustCompile(`Could not open SAN device[^\r\n]*`), 120*time.Second)
+	e, err := m.Expect(regexp.MustCompile(`Could not open SAN device[^\r\n]*\r*\n`), 120*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestQEMUScriptError(t *testing.T) {
 	if _, err := m.Expect(regexp.MustCompile(`consumed-0x[0-9a-f]+`), 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	e, err := m.Expect(regexp.MustCompile(`(\S+):5: chain[^\r\n]*`), 60*time.Second)
+	e, err := m.Expect(regexp.MustCompile(`(\S+):5: chain[^\r\n]*\r*\n`), 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
