@@ -26,6 +26,7 @@ func main() {
 	selftest := flags.StringSlice("selftest", nil, "run platform self-tests: memdisk, callbacks, net")
 	pingAddr := flags.String("ping", "", "net self-test: ping this IPv4 address")
 	fetchURL := flags.String("fetch", "", "net self-test: fetch this URL")
+	rcvbuf := flags.Int("tcp-window", 32<<10, "TCP receive buffer per connection and in total (U-Boot's SNP loses its receive path for good when more than 32 frames arrive between polls)")
 	root := flags.String("root", "", "iscsi self-test: iSCSI root path to read")
 	chunk := flags.Int("chunk", 1<<20, "iscsi self-test: bytes per read")
 	user := flags.String("username", "", "iscsi self-test: CHAP user")
@@ -36,6 +37,7 @@ func main() {
 		fmt.Printf("snp-go: bad load options %q: %v\n", plat.LoadOptions(), err)
 		os.Exit(1)
 	}
+	plat.SetTCPWindow(*rcvbuf)
 	plat.Banner()
 
 	if len(*selftest) == 0 {

@@ -29,6 +29,10 @@ type network struct {
 	trust    string // where the trust anchors come from
 }
 
+// SetTCPWindow sets the TCP receive buffer (per connection and in total)
+// before the network is opened.
+func (p *efiPlatform) SetTCPWindow(n int) { p.tcpWindow = n }
+
 // Network opens the NICs once and returns the network.
 func (p *efiPlatform) Network() (*network, error) {
 	if p.net != nil {
@@ -38,7 +42,7 @@ func (p *efiPlatform) Network() (*network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no network interface: %w", err)
 	}
-	st, err := snpnet.NewStack(snpnet.Options{ReceiveBuffer: 32 << 10, ReceiveBudget: 32 << 10})
+	st, err := snpnet.NewStack(snpnet.Options{ReceiveBuffer: p.tcpWindow, ReceiveBudget: p.tcpWindow})
 	if err != nil {
 		return nil, err
 	}

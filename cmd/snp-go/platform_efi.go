@@ -25,6 +25,7 @@ type efiPlatform struct {
 	ntpOffset time.Duration // correction found by the ntp command
 	stopWatch func()
 	net       *network
+	tcpWindow int    // TCP receive buffer, bytes
 	resident  string // why snp-go must not return to the firmware
 }
 

@@ -25,3 +25,4 @@ func (hostPlatform) StayResident(why string)                                    
 func (hostPlatform) SelftestNet(ping, url string) error                              { return nil }
 func (hostPlatform) Boot(embedded []byte) error                                      { return nil }
 func (hostPlatform) SelftestISCSI(root string, chunk int, u, p, ru, rp string) error { return nil }
+func (hostPlatform) SetTCPWindow(n int)                                              {}

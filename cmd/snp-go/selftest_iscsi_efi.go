@@ -50,6 +50,8 @@ func (p *efiPlatform) SelftestISCSI(root string, chunk int, user, pass, ruser, r
 		h.Write(b)
 	}
 	el := time.Since(t)
+	st := n.nics[0].Stats()
+	fmt.Printf("iscsi: NIC frames: %d received, %d sent (%.2f sent per received)\n", st.RxFrames, st.TxFrames, float64(st.TxFrames)/float64(max(st.RxFrames, 1)))
 	fmt.Printf("iscsi: read %d bytes in %d-byte requests in %v (%.1f MB/s), sha256 %x\n", total, chunk, el.Round(time.Millisecond), float64(total)/el.Seconds()/1e6, h.Sum(nil))
 	return nil
 }
