@@ -61,7 +61,7 @@ test:
 	$(GO) test -timeout 60m -p 1 ./...
 
 vet:
-	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	@f=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$f" || { echo "gofmt needed: $$f"; exit 1; }
 	$(GO) vet ./...
 	@if test -x $(TAMAGO_ROOT)/bin/go; then T=$$($(GO) tool -n tamago); \
 	  W=$$(net/tamago-overlay/mkworkspace.sh build/vet-ws); \
