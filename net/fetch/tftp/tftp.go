@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/snp-go/snp-go/net/dns"
@@ -191,7 +192,14 @@ func (t *transfer) run(ctx context.Context) (int64, error) {
 	}
 	defer conn.Close()
 	t.conn = conn
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	// Ctrl-C: the callback and the per-packet deadline below share a lock,
+	// so a cancel is never overwritten by a fresh timeout.
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		conn.SetReadDeadline(time.Unix(1, 0))
+		mu.Unlock()
+	})
 	defer stop()
 
 	t.blksize, t.tsize, t.expect = 512, -1, 1
@@ -209,7 +217,11 @@ func (t *transfer) run(ctx context.Context) (int64, error) {
 		if ctx.Err() != nil {
 			return t.n, t.abort(ErrUndefined, "transfer cancelled", fmt.Errorf("interrupted: %w", context.Cause(ctx)))
 		}
-		conn.SetReadDeadline(time.Now().Add(t.cfg.Timeout))
+		mu.Lock()
+		if ctx.Err() == nil {
+			conn.SetReadDeadline(time.Now().Add(t.cfg.Timeout))
+		}
+		mu.Unlock()
 		nr, from, err := conn.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil {
