@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/snp-go/snp-go/blockio"
+	"github.com/snp-go/snp-go/blockio/cache"
 	"github.com/snp-go/snp-go/chap"
 	"github.com/snp-go/snp-go/efi"
 	"github.com/snp-go/snp-go/iscsi"
@@ -28,6 +30,7 @@ type sanDisk struct {
 	handle *efi.BlockIOHandle
 	path   efi.DevicePath
 	gone   *gate
+	cache  *cache.Cache
 }
 
 // efiSAN hooks iSCSI LUNs as EFI Block IO devices (iPXE's sanhook,
@@ -96,6 +99,22 @@ func (i iscsiDisk) Flush() error {
 	ctx, cancel := context.WithTimeout(context.Background(), sanRequestTimeout)
 	defer cancel()
 	return i.d.Sync(ctx)
+}
+
+// pump runs the network for a moment after each read. Between Block IO
+// calls no Go code runs at all (the firmware, Grub or the kernel loader
+// has the CPU), so read-ahead only progresses while a call is being
+// served: yielding a few times lets the poller take the frames waiting in
+// U-Boot's ring, the TCP stack acknowledge them and the iSCSI reader hand
+// them to the cache before control goes back to the caller.
+type pump struct{ blockio.Disk }
+
+func (p pump) ReadBlocks(lba uint64, buf []byte) error {
+	err := p.Disk.ReadBlocks(lba, buf)
+	for i := 0; i < 4; i++ {
+		runtime.Gosched()
+	}
+	return err
 }
 
 // Hook logs in to the first root path that answers (several = multipath),
@@ -206,7 +225,15 @@ func (s *efiSAN) install(ctx context.Context, n *network, root iscsi.RootPath, d
 	path = path.Append(efi.ISCSINode(d.Target(), 1, d.LUN(), opts))
 
 	g := &gate{}
-	dev := blockio.New(iscsiDisk{d: d, gone: g}, uint32(drive))
+	// Grub and the kernel loader read in small pieces; the cache serves
+	// U-Boot's GPT rereads from memory and reads ahead of sequential
+	// streams with several iSCSI commands in flight.
+	c, err := cache.New(iscsiDisk{d: d, gone: g}, cache.Config{ChunkSize: 256 << 10, MaxReadAhead: 16})
+	if err != nil {
+		d.Close()
+		return 0, err
+	}
+	dev := blockio.New(pump{c}, uint32(drive))
 	dev.Log = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 	h, err := efi.InstallBlockIO(dev, path)
 	if err != nil {
@@ -222,7 +249,7 @@ func (s *efiSAN) install(ctx context.Context, n *network, root iscsi.RootPath, d
 	}
 	st := dev.Stats()
 	fmt.Printf("SAN device %#x connected in %v (%d reads, %d KiB)\n", drive, time.Since(t).Round(time.Millisecond), st.Reads, st.BytesRead>>10)
-	s.drives[drive] = &sanDisk{drive: drive, root: root, disk: d, dev: dev, handle: h, path: path, gone: g}
+	s.drives[drive] = &sanDisk{drive: drive, root: root, disk: d, dev: dev, handle: h, path: path, gone: g, cache: c}
 	return drive, nil
 }
 
@@ -323,5 +350,7 @@ func (s *efiSAN) Unhook(ctx context.Context, drive int) error {
 	sd.gone.mu.Lock()
 	sd.gone.off = true
 	sd.gone.mu.Unlock()
+	sd.cache.Close()
+	fmt.Printf("SAN device %#x: %v\n", drive, sd.cache.Stats())
 	return sd.disk.Close()
 }
