@@ -274,7 +274,10 @@ func TestStack(t *testing.T) {
 	want := content(1 << 20)
 	s := newGoServer(t, listen, netip.AddrPortFrom(b.Addr, 21), map[string][]byte{"/big": want}).start()
 	_ = s
-	fc := newClient(t, StackConfig(&dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}}))
+	fc := fetch.NewClient()
+	if err := Register(fc, &dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}}); err != nil {
+		t.Fatal(err)
+	}
 	r := get(fc, context.Background(), "ftp://10.0.0.2/big", fetch.Options{})
 	if r.err != nil || !bytes.Equal(r.body, want) {
 		t.Fatalf("Fetch over the stack = %d bytes, %v; want %d intact", len(r.body), r.err, len(want))

@@ -262,9 +262,10 @@ func testStackToGanesha(t *testing.T, export string) {
 			}
 		}()
 	}
-	cfg := StackConfig(&dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}})
-	cfg.Timeout = 5 * time.Second
-	fc := newClient(t, cfg)
+	fc := fetch.NewClient()
+	if err := Register(fc, &dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}}); err != nil {
+		t.Fatal(err)
+	}
 	r := get(fc, context.Background(), "nfs://10.0.0.2"+export+"/boot/vmlinuz", fetch.Options{})
 	if r.err != nil || !bytes.Equal(r.body, bigFile) {
 		t.Fatalf("Fetch over the stack = %d bytes, %v; want %d intact", len(r.body), r.err, len(bigFile))
