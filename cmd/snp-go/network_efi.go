@@ -15,6 +15,9 @@ import (
 	"github.com/snp-go/snp-go/net/dhcp"
 	"github.com/snp-go/snp-go/net/dns"
 	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/net/fetch/ftp"
+	"github.com/snp-go/snp-go/net/fetch/nfs"
+	"github.com/snp-go/snp-go/net/fetch/tftp"
 	"github.com/snp-go/snp-go/net/vlan"
 )
 
@@ -89,6 +92,12 @@ func (p *efiPlatform) Network() (*network, error) {
 		return nil, err
 	}
 	n.fetch.Register("file", newFileFetcher(p.image))
+	// iPXE's other download protocols: tftp:// (its default), ftp://, nfs://.
+	for _, reg := range []func(*fetch.Client, *dns.Resolver) error{tftp.Register, ftp.Register, nfs.Register} {
+		if err := reg(n.fetch, n.resolver); err != nil {
+			return nil, err
+		}
+	}
 	p.net = n
 	return n, nil
 }
