@@ -320,7 +320,6 @@ func TestStack(t *testing.T) {
 	}
 }
 
-
 // BenchmarkStack measures a 2 MiB download between two gVisor stacks
 // (lock-step, 1428-byte blocks).
 func BenchmarkStack(b *testing.B) {
