@@ -11,6 +11,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ func main() {
 	selftest := flags.StringSlice("selftest", nil, "run platform self-tests: memdisk, callbacks, net")
 	pingAddr := flags.String("ping", "", "net self-test: ping this IPv4 address")
 	fetchURL := flags.String("fetch", "", "net self-test: fetch this URL")
+	gcPercent := flags.Int("gc-percent", 100, "Go GC target percentage (debugging)")
 	rcvbuf := flags.Int("tcp-window", 32<<10, "TCP receive buffer per connection and in total (U-Boot's SNP loses its receive path for good when more than 32 frames arrive between polls)")
 	root := flags.String("root", "", "iscsi self-test: iSCSI root path to read")
 	chunk := flags.Int("chunk", 1<<20, "iscsi self-test: bytes per read")
@@ -38,6 +40,7 @@ func main() {
 		os.Exit(1)
 	}
 	plat.SetTCPWindow(*rcvbuf)
+	debug.SetGCPercent(*gcPercent)
 	plat.Banner()
 
 	if len(*selftest) == 0 {
