@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
