@@ -58,7 +58,7 @@ qemu: efi
 	$(GO) run ./cmd/snplab run --efi $(OUT)
 
 test:
-	$(GO) test -timeout 60m -p 1 ./...
+	$(GO) test -count=1 -timeout 60m -p 1 ./...
 
 vet:
 	@f=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$f" || { echo "gofmt needed: $$f"; exit 1; }
