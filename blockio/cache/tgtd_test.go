@@ -3,18 +3,15 @@ package cache
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/snp-go/snp-go/iscsi"
+	"github.com/snp-go/snp-go/lab/tgt"
 )
 
 // This file runs the Cache over the real iSCSI initiator against tgtd
@@ -23,83 +20,23 @@ import (
 
 const testIQN = "iqn.2025-01.dev.snp-go:cache-test"
 
-// tgtLUN starts tgtd serving one LUN of size bytes backed by a file filled
-// with random data, and returns the portal, the target IQN and the file.
-// It skips the test when tgtd is not installed.
+// tgtLUN starts tgtd (lab/tgt) serving one LUN of size bytes backed by a
+// file filled with random data, and returns the portal, the target IQN and
+// the file. It skips the test when tgtd is not installed.
 func tgtLUN(t testing.TB, size int) (portal, target, file string) {
 	t.Helper()
-	for _, p := range []string{"tgtd", "tgtadm"} {
-		if _, err := exec.LookPath(p); err != nil {
-			if _, err := os.Stat("/usr/sbin/" + p); err != nil {
-				t.Skipf("%s not installed (Debian package tgt): skipping iSCSI target test", p)
-			}
-		}
-	}
-	dir := t.TempDir()
-	file = filepath.Join(dir, "lun")
+	file = filepath.Join(t.TempDir(), "lun")
 	data := make([]byte, size)
 	fillRandom(data, 21)
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	portal = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	ctl := strconv.Itoa(1000 + rand.IntN(31000)) // tgtd's control ports end at 32767
-	logf, err := os.Create(filepath.Join(dir, "tgtd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("/usr/sbin/tgtd", "-f", "-C", ctl, "--iscsi", "portal="+portal)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start tgtd (%v): skipping iSCSI target test", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	adm := func(args ...string) error {
-		out, err := exec.Command("/usr/sbin/tgtadm", append([]string{"-C", ctl, "--lld", "iscsi"}, args...)...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("tgtadm %v: %v: %s", args, err, out)
-		}
-		return nil
-	}
-	t.Cleanup(func() {
-		adm("--mode", "target", "--op", "delete", "--force", "--tid", "1")
-		adm("--mode", "system", "--op", "delete")
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		os.Remove("/var/run/tgtd/socket." + ctl)
-		os.Remove("/var/run/tgtd/socket." + ctl + ".lock")
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if adm("--mode", "target", "--op", "show") == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "tgtd.log"))
-			t.Fatalf("tgtd did not come up on control port %s:\n%s", ctl, log)
-		}
-	}
+	d := tgt.StartT(t, tgt.Options{})
 	target = "iqn.2025-01.dev.snp-go:cache"
-	for _, args := range [][]string{
-		{"--mode", "target", "--op", "new", "--tid", "1", "--targetname", target},
-		{"--mode", "logicalunit", "--op", "new", "--tid", "1", "--lun", "1", "--backing-store", file},
-		{"--mode", "target", "--op", "bind", "--tid", "1", "--initiator-address", "ALL"},
-	} {
-		if err := adm(args...); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := d.AddTarget(tgt.Target{IQN: target, LUNs: []tgt.LUN{{Path: file}}}); err != nil {
+		t.Fatal(err)
 	}
-	return portal, target, file
+	return d.Portal(), target, file
 }
 
 // lunDisk is an iSCSI LUN as a blockio.Disk.
