@@ -5,19 +5,17 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/snp-go/snp-go/blockio/memdisk"
+	"github.com/snp-go/snp-go/lab/tgt"
 )
 
 // TestRunHelperProcess is not a test: runSnpctl re-executes the test
@@ -202,81 +200,8 @@ func TestRunFailuresAndFlags(t *testing.T) {
 	}
 }
 
-// tgtd starts the Linux SCSI target daemon on a free 127.0.0.1 port, or
-// skips the test when it is not installed.
-func startTgtd(t *testing.T) (portal string, adm func(args ...string)) {
-	t.Helper()
-	bin := "/usr/sbin/tgtd"
-	if p, err := exec.LookPath("tgtd"); err == nil {
-		bin = p
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skip("tgtd not installed (Debian package tgt): skipping the sanboot test")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctl := strconv.Itoa(1000 + rand.IntN(20000))
-	cmd := exec.Command(bin, "-f", "-C", ctl, "--iscsi", fmt.Sprintf("portal=127.0.0.1:%d", port))
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start tgtd (%v): skipping the sanboot test", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	run := func(args ...string) error {
-		out, err := exec.Command("tgtadm", append([]string{"-C", ctl, "--lld", "iscsi"}, args...)...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("tgtadm %q: %v: %s", args, err, out)
-		}
-		return nil
-	}
-	t.Cleanup(func() {
-		run("--mode", "target", "--op", "delete", "--force", "--tid", "1")
-		run("--mode", "system", "--op", "delete")
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		os.Remove("/var/run/tgtd/socket." + ctl)
-		os.Remove("/var/run/tgtd/socket." + ctl + ".lock")
-		if t.Failed() {
-			t.Logf("tgtd log:\n%s", log.String())
-		}
-	})
-	portal = fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if run("--mode", "target", "--op", "show") == nil {
-			if c, err := net.DialTimeout("tcp", portal, time.Second); err == nil {
-				c.Close()
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tgtd did not come up:\n%s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return portal, func(args ...string) {
-		t.Helper()
-		if err := run(args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestRunSanboot(t *testing.T) {
-	if _, err := exec.LookPath("tgtadm"); err != nil {
-		t.Skip("tgtadm not installed (Debian package tgt): skipping the sanboot test")
-	}
-	portal, adm := startTgtd(t)
+	d := tgt.StartT(t, tgt.Options{})
 	dir := t.TempDir()
 	img, err := memdisk.Build(8<<20, "SNPGO", []memdisk.File{
 		{Path: "EFI/BOOT/BOOTAA64.EFI", Data: peImage(70000)},
@@ -290,15 +215,12 @@ func TestRunSanboot(t *testing.T) {
 		t.Fatal(err)
 	}
 	const target = "iqn.2025-01.dev.snp-go:snpctl-run"
-	adm("--mode", "target", "--op", "new", "--tid", "1", "--targetname", target)
-	adm("--mode", "logicalunit", "--op", "new", "--tid", "1", "--lun", "1", "--backing-store", disk)
-	adm("--mode", "target", "--op", "bind", "--tid", "1", "--initiator-address", "ALL")
-	adm("--mode", "account", "--op", "new", "--user", "joe", "--password", "joe-secret-123")
-	adm("--mode", "account", "--op", "bind", "--tid", "1", "--user", "joe")
-	adm("--mode", "account", "--op", "new", "--user", "tgt", "--password", "tgt-secret-456")
-	adm("--mode", "account", "--op", "bind", "--tid", "1", "--user", "tgt", "--outgoing")
-
-	host, port, _ := net.SplitHostPort(portal)
+	if _, err := d.AddTarget(tgt.Target{IQN: target, LUNs: []tgt.LUN{{Path: disk}},
+		Incoming: &tgt.Account{User: "joe", Password: "joe-secret-123"},
+		Outgoing: &tgt.Account{User: "tgt", Password: "tgt-secret-456"}}); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(d.Portal())
 	root := fmt.Sprintf("iscsi:%s::%s:1:%s", host, port, target)
 	writeFile(t, dir, "san.ipxe", "#!ipxe\ndhcp\nset initiator-iqn iqn.2025-01.dev.snp-go:test-initiator\nsanboot ${root-path}\necho not reached\n")
 	args := []string{"--dhcp", "root-path=" + root, "--dhcp", "username=joe", "--dhcp", "password=joe-secret-123",
