@@ -112,23 +112,7 @@ func (d *Device) fail(op string, lba uint64, n int, err error) efi.Status {
 // ReadBlocks reads len(buf) bytes from lba (§13.9.3). A zero-length read
 // succeeds without touching the disk.
 func (d *Device) ReadBlocks(mediaID uint32, lba uint64, buf []byte) efi.Status {
-	if len(buf) == 0 {
-		if mediaID != d.mediaID {
-			return efi.MediaChanged
-		}
-		return efi.Success
-	}
-	if s := d.check(mediaID, lba, len(buf)); s != efi.Success {
-		return s
-	}
-	if err := d.disk.ReadBlocks(lba, buf); err != nil {
-		return d.fail("read", lba, len(buf), err)
-	}
-	d.mu.Lock()
-	d.stats.Reads++
-	d.stats.BytesRead += uint64(len(buf))
-	d.mu.Unlock()
-	return efi.Success
+	return d.transfer(false, mediaID, lba, buf)
 }
 
 // WriteBlocks writes buf at lba (§13.9.4).
@@ -136,6 +120,11 @@ func (d *Device) WriteBlocks(mediaID uint32, lba uint64, buf []byte) efi.Status 
 	if d.disk.ReadOnly() {
 		return efi.WriteProtected
 	}
+	return d.transfer(true, mediaID, lba, buf)
+}
+
+// transfer checks and runs one read or write and counts it.
+func (d *Device) transfer(write bool, mediaID uint32, lba uint64, buf []byte) efi.Status {
 	if len(buf) == 0 {
 		if mediaID != d.mediaID {
 			return efi.MediaChanged
@@ -145,12 +134,21 @@ func (d *Device) WriteBlocks(mediaID uint32, lba uint64, buf []byte) efi.Status 
 	if s := d.check(mediaID, lba, len(buf)); s != efi.Success {
 		return s
 	}
-	if err := d.disk.WriteBlocks(lba, buf); err != nil {
-		return d.fail("write", lba, len(buf), err)
+	op, io := "read", d.disk.ReadBlocks
+	if write {
+		op, io = "write", d.disk.WriteBlocks
+	}
+	if err := io(lba, buf); err != nil {
+		return d.fail(op, lba, len(buf), err)
 	}
 	d.mu.Lock()
-	d.stats.Writes++
-	d.stats.BytesWritten += uint64(len(buf))
+	if write {
+		d.stats.Writes++
+		d.stats.BytesWritten += uint64(len(buf))
+	} else {
+		d.stats.Reads++
+		d.stats.BytesRead += uint64(len(buf))
+	}
 	d.mu.Unlock()
 	return efi.Success
 }
