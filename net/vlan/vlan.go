@@ -237,6 +237,9 @@ func (c *child) Transmit(frame []byte) error {
 func (c *child) Receive(buf []byte) (int, error) {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
+	if c.vid == 0 && len(c.m.children) == 1 && len(c.queue) == 0 {
+		return c.receiveDirect(buf)
+	}
 	err := c.m.drainLocked()
 	if len(c.queue) > 0 {
 		f := c.queue[0]
@@ -245,6 +248,32 @@ func (c *child) Receive(buf []byte) (int, error) {
 		return copy(buf, f), nil
 	}
 	return 0, err
+}
+
+// receiveDirect is the native NIC's path while no VLAN exists (the usual
+// case): frames go from the parent straight into buf, without the
+// per-frame queue allocation and copy. Tagged frames are handled as
+// drainLocked does: VID 0 (priority-tagged) is stripped, others dropped.
+func (c *child) receiveDirect(buf []byte) (int, error) {
+	for {
+		n, err := c.m.parent.Receive(buf)
+		if err != nil || n == 0 {
+			return 0, err
+		}
+		tag, err := Parse(buf[:n])
+		switch {
+		case err != nil:
+			c.m.stats.Malformed++
+		case !tag.Tagged:
+			c.m.stats.Delivered++
+			return n, nil
+		case tag.VID != 0:
+			c.m.stats.UnknownVLAN++
+		default:
+			c.m.stats.Delivered++
+			return copy(buf, Strip(buf[:n])), nil
+		}
+	}
 }
 
 // readyChild is a child of a Readier parent.

@@ -264,3 +264,42 @@ func (f *fakeNIC) Receive(b []byte) (int, error) {
 	f.frames = f.frames[1:]
 	return n, nil
 }
+
+// TestNativeOnly covers the native NIC's direct path (no VLAN created):
+// untagged frames pass as they are, priority-tagged (VID 0) ones are
+// stripped, frames of other VLANs are dropped — the same outcomes as the
+// queued path once a VLAN exists.
+func TestNativeOnly(t *testing.T) {
+	frame := append(bytes.Repeat([]byte{0xff}, 6), 2, 0, 0, 0, 0, 1, 0x08, 0x06, 1, 2, 3)
+	for _, withVLAN := range []bool{false, true} {
+		p := &fakeNIC{frames: [][]byte{Insert(nil, frame, 5, 0), frame, Insert(nil, frame, 0, 3), {1, 2}, frame}}
+		m := NewMux(p)
+		if withVLAN {
+			mustVLAN(t, m, 7)
+		}
+		native := m.Native()
+		buf := make([]byte, 2000)
+		var got [][]byte
+		for {
+			n, err := native.Receive(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			got = append(got, append([]byte(nil), buf[:n]...))
+		}
+		if len(got) != 3 {
+			t.Fatalf("withVLAN=%v: native received %d frames; want 3", withVLAN, len(got))
+		}
+		for i, g := range got {
+			if !bytes.Equal(g, frame) {
+				t.Errorf("withVLAN=%v: frame %d = %x; want %x", withVLAN, i, g, frame)
+			}
+		}
+		if st := m.Stats(); st.UnknownVLAN != 1 || st.Malformed != 1 || st.Delivered != 3 {
+			t.Errorf("withVLAN=%v: Stats() = %+v; want 1 unknown VLAN, 1 malformed, 3 delivered", withVLAN, st)
+		}
+	}
+}
