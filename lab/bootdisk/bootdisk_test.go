@@ -97,7 +97,7 @@ func TestBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	parts, err := lab.ReadGPT(f)
+	parts, err := lab.ReadGPT(f, img.Size)
 	if err != nil {
 		t.Fatal(err)
 	}
