@@ -37,35 +37,31 @@ func blockDev(this uintptr) BlockDevice {
 }
 
 func initBlockThunks() {
+	// on runs f for the device behind This (a[0]); an unknown This is
+	// EFI_INVALID_PARAMETER.
+	on := func(f func(d BlockDevice, a *[8]uintptr) Status) Handler {
+		return func(a *[8]uintptr) uintptr {
+			d := blockDev(a[0])
+			if d == nil {
+				return uintptr(InvalidParameter)
+			}
+			return uintptr(f(d, a))
+		}
+	}
+	// transfer decodes (This, MediaId, LBA, BufferSize, Buffer).
+	transfer := func(io func(d BlockDevice, media uint32, lba uint64, buf []byte) Status) Handler {
+		return on(func(d BlockDevice, a *[8]uintptr) Status {
+			if a[3] > 0 && a[4] == 0 {
+				return InvalidParameter
+			}
+			return io(d, uint32(a[1]), uint64(a[2]), bufAt(a[4], a[3]))
+		})
+	}
 	hs := []Handler{
-		func(a *[8]uintptr) uintptr { // Reset(This, ExtendedVerification)
-			d := blockDev(a[0])
-			if d == nil {
-				return uintptr(InvalidParameter)
-			}
-			return uintptr(d.Reset(a[1]&0xff != 0))
-		},
-		func(a *[8]uintptr) uintptr { // ReadBlocks(This, MediaId, LBA, BufferSize, Buffer)
-			d := blockDev(a[0])
-			if d == nil || (a[3] > 0 && a[4] == 0) {
-				return uintptr(InvalidParameter)
-			}
-			return uintptr(d.ReadBlocks(uint32(a[1]), uint64(a[2]), bufAt(a[4], a[3])))
-		},
-		func(a *[8]uintptr) uintptr { // WriteBlocks(This, MediaId, LBA, BufferSize, Buffer)
-			d := blockDev(a[0])
-			if d == nil || (a[3] > 0 && a[4] == 0) {
-				return uintptr(InvalidParameter)
-			}
-			return uintptr(d.WriteBlocks(uint32(a[1]), uint64(a[2]), bufAt(a[4], a[3])))
-		},
-		func(a *[8]uintptr) uintptr { // FlushBlocks(This)
-			d := blockDev(a[0])
-			if d == nil {
-				return uintptr(InvalidParameter)
-			}
-			return uintptr(d.FlushBlocks())
-		},
+		on(func(d BlockDevice, a *[8]uintptr) Status { return d.Reset(a[1]&0xff != 0) }), // Reset(This, ExtendedVerification)
+		transfer(BlockDevice.ReadBlocks),
+		transfer(BlockDevice.WriteBlocks),
+		on(func(d BlockDevice, _ *[8]uintptr) Status { return d.FlushBlocks() }), // FlushBlocks(This)
 	}
 	for i, h := range hs {
 		p, err := NewCallback(h)

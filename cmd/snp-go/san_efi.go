@@ -75,30 +75,24 @@ func (i iscsiDisk) NumBlocks() uint64 {
 func (i iscsiDisk) ReadOnly() bool { return i.d.ReadOnly() }
 
 func (i iscsiDisk) ReadBlocks(lba uint64, buf []byte) error {
-	if i.gone.closed() {
-		return blockio.ErrNoMedia
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), sanRequestTimeout)
-	defer cancel()
-	return i.d.ReadBlocks(ctx, lba, buf)
+	return i.do(func(ctx context.Context) error { return i.d.ReadBlocks(ctx, lba, buf) })
 }
 
 func (i iscsiDisk) WriteBlocks(lba uint64, buf []byte) error {
-	if i.gone.closed() {
-		return blockio.ErrNoMedia
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), sanRequestTimeout)
-	defer cancel()
-	return i.d.WriteBlocks(ctx, lba, buf)
+	return i.do(func(ctx context.Context) error { return i.d.WriteBlocks(ctx, lba, buf) })
 }
 
-func (i iscsiDisk) Flush() error {
+func (i iscsiDisk) Flush() error { return i.do(i.d.Sync) }
+
+// do runs one request with a deadline long enough for the initiator's own
+// reconnects, or reports no media after sanunhook.
+func (i iscsiDisk) do(f func(context.Context) error) error {
 	if i.gone.closed() {
 		return blockio.ErrNoMedia
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sanRequestTimeout)
 	defer cancel()
-	return i.d.Sync(ctx)
+	return f(ctx)
 }
 
 // pump runs the network for a moment after each read. Between Block IO
