@@ -175,3 +175,20 @@ func (m *Meter) snapshot(now time.Time, done bool) Progress {
 	}
 	return p
 }
+
+// Metered runs get for a protocol that learns the size only once the
+// transfer starts (TFTP tsize, NFS GETATTR): get calls open with the size
+// (-1: unknown) to obtain w wrapped in a Meter, and the Meter's final
+// report follows whatever get returns.
+func Metered(w io.Writer, url string, opts Options, get func(open func(size int64) (io.Writer, error)) (int64, error)) (int64, error) {
+	var m *Meter
+	n, err := get(func(size int64) (io.Writer, error) {
+		var err error
+		m, err = NewMeter(w, url, size, opts)
+		return m, err
+	})
+	if m != nil {
+		m.Finish()
+	}
+	return n, err
+}

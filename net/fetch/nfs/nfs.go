@@ -136,16 +136,9 @@ func (c *Client) Fetch(ctx context.Context, u *url.URL, w io.Writer, opts fetch.
 			return 0, err
 		}
 	}
-	var m *fetch.Meter
-	n, err := c.Get(ctx, addr.Unmap(), nfsPort, u.Path, func(size int64) (io.Writer, error) {
-		var err error
-		m, err = fetch.NewMeter(w, u.Redacted(), size, opts)
-		return m, err
+	return fetch.Metered(w, u.Redacted(), opts, func(open func(int64) (io.Writer, error)) (int64, error) {
+		return c.Get(ctx, addr.Unmap(), nfsPort, u.Path, open)
 	})
-	if m != nil {
-		m.Finish()
-	}
-	return n, err
 }
 
 // Get downloads path (starting with the export) from server. nfsPort 0

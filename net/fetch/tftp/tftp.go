@@ -108,16 +108,9 @@ func (c *Client) Fetch(ctx context.Context, u *url.URL, w io.Writer, opts fetch.
 	if file == "" {
 		return 0, errors.New("no file name in the URL")
 	}
-	var m *fetch.Meter
-	n, err := c.Get(ctx, server, file, func(size int64) (io.Writer, error) {
-		var err error
-		m, err = fetch.NewMeter(w, u.Redacted(), size, opts)
-		return m, err
+	return fetch.Metered(w, u.Redacted(), opts, func(open func(int64) (io.Writer, error)) (int64, error) {
+		return c.Get(ctx, server, file, open)
 	})
-	if m != nil {
-		m.Finish()
-	}
-	return n, err
 }
 
 func (c *Client) server(ctx context.Context, u *url.URL) (netip.AddrPort, error) {
