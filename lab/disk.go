@@ -149,7 +149,7 @@ func BuildDisk(imgPath string, d Disk) error {
 	if err := run("sgdisk", "-o", "-n", "1:2048:0", "-t", "1:ef00", "-c", "1:EFI System", imgPath); err != nil {
 		return err
 	}
-	parts, err := ReadGPT(img)
+	parts, err := ReadGPT(img, size)
 	if err != nil {
 		return fmt.Errorf("lab: sgdisk wrote an unreadable table to %s: %w", imgPath, err)
 	}

@@ -89,7 +89,7 @@ func TestBuildDiskReadBack(t *testing.T) {
 	if st.Size() != MinDiskSize {
 		t.Errorf("image size %d; want MinDiskSize %d for a few KiB of files", st.Size(), MinDiskSize)
 	}
-	parts, err := ReadGPT(f)
+	parts, err := ReadGPT(f, st.Size())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func gptImage(mutate func(hdr, entries []byte)) []byte {
 	img := make([]byte, 64*Sector)
 	hdr := img[Sector : 2*Sector]
 	entries := img[2*Sector : 3*Sector]
-	copy(hdr, gptSignature)
+	copy(hdr, "EFI PART")
 	binary.LittleEndian.PutUint32(hdr[8:], 0x00010000)
 	binary.LittleEndian.PutUint32(hdr[12:], 92)
 	binary.LittleEndian.PutUint64(hdr[72:], 2)
@@ -197,7 +197,7 @@ func gptImage(mutate func(hdr, entries []byte)) []byte {
 }
 
 func TestReadGPT(t *testing.T) {
-	parts, err := ReadGPT(bytes.NewReader(gptImage(nil)))
+	parts, err := ReadGPT(bytes.NewReader(gptImage(nil)), 64*Sector)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestReadGPTErrors(t *testing.T) {
 		{"empty", gptImage(func(_, e []byte) { clear(e) }), "no used entries"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ReadGPT(bytes.NewReader(tc.img))
+			_, err := ReadGPT(bytes.NewReader(tc.img), int64(len(tc.img)))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("ReadGPT(%s) = %v; want an error mentioning %q", tc.name, err, tc.want)
 			}
@@ -239,7 +239,7 @@ func FuzzReadGPT(f *testing.F) {
 	f.Add(make([]byte, 8*Sector))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		img := append(make([]byte, Sector), b...) // fuzz from LBA 1 on
-		parts, err := ReadGPT(bytes.NewReader(img))
+		parts, err := ReadGPT(bytes.NewReader(img), int64(len(img)))
 		if err != nil {
 			return
 		}

@@ -60,7 +60,7 @@ func ReadGPT(r io.ReaderAt, blockSize int, blocks uint64) ([]Partition, error) {
 	}
 	hdr := make([]byte, blockSize)
 	if _, err := r.ReadAt(hdr, int64(blockSize)); err != nil {
-		return nil, fmt.Errorf("GPT: reading LBA 1: %w", err)
+		return nil, fmt.Errorf("GPT: reading header at LBA 1: %w", err)
 	}
 	if string(hdr[0:8]) != "EFI PART" {
 		return nil, fmt.Errorf("%w: LBA 1 has no \"EFI PART\" signature", ErrNoGPT)
@@ -79,8 +79,11 @@ func ReadGPT(r io.ReaderAt, blockSize int, blocks uint64) ([]Partition, error) {
 	n := binary.LittleEndian.Uint32(hdr[80:84])
 	esize := binary.LittleEndian.Uint32(hdr[84:88])
 	ecrc := binary.LittleEndian.Uint32(hdr[88:92])
-	if n > maxEntries || esize < 128 || esize > maxEntrySize || esize%8 != 0 {
-		return nil, fmt.Errorf("GPT: %d entries of %d bytes is out of range", n, esize)
+	if n > maxEntries {
+		return nil, fmt.Errorf("GPT: %d partition entries, more than the %d this reader accepts", n, maxEntries)
+	}
+	if esize < 128 || esize > maxEntrySize || esize%8 != 0 {
+		return nil, fmt.Errorf("GPT: partition entry size %d invalid (want a multiple of 8 from 128 to %d)", esize, maxEntrySize)
 	}
 	total := uint64(n) * uint64(esize)
 	if entryLBA < 2 || entryLBA >= blocks || (blocks-entryLBA)*uint64(blockSize) < total {
@@ -105,7 +108,10 @@ func ReadGPT(r io.ReaderAt, blockSize int, blocks uint64) ([]Partition, error) {
 		p.Index = int(i) + 1
 		p.FirstLBA = binary.LittleEndian.Uint64(e[32:40])
 		p.LastLBA = binary.LittleEndian.Uint64(e[40:48])
-		if p.FirstLBA > p.LastLBA || p.LastLBA >= blocks {
+		if p.FirstLBA > p.LastLBA {
+			return nil, fmt.Errorf("GPT: partition %d ends (LBA %d) before it starts (LBA %d)", p.Index, p.LastLBA, p.FirstLBA)
+		}
+		if p.LastLBA >= blocks {
 			return nil, fmt.Errorf("GPT: partition %d spans LBA %d-%d on a disk of %d blocks", p.Index, p.FirstLBA, p.LastLBA, blocks)
 		}
 		p.Name = utf16String(e[56:128])
