@@ -33,3 +33,20 @@ func TestMissingNamesToolsAndPackages(t *testing.T) {
 		t.Errorf("Check() with an empty PATH = %v; want one line naming qemu-system-aarch64", err)
 	}
 }
+
+// TestProbeCatchesRefusedMachine starts QEMU with a device whose option ROM
+// does not exist: Probe's check must report QEMU's error, not time out
+// quietly.
+func TestProbeCatchesRefusedMachine(t *testing.T) {
+	if err := Check(); err != nil {
+		t.Skip("SKIP: " + err.Error())
+	}
+	if err := Probe(); err != nil {
+		t.Fatalf("Probe() = %v; want nil on a complete lab", err)
+	}
+	bad := Config{NoNet: true, ExtraArgs: []string{"-device", "virtio-net-pci,romfile=/nonexistent/efi-virtio.rom"}}
+	err := probeConfig(bad)
+	if err == nil || !strings.Contains(err.Error(), "efi-virtio.rom") {
+		t.Errorf("probeConfig(NIC with a missing option ROM) = %v; want an error quoting QEMU's complaint about efi-virtio.rom", err)
+	}
+}

@@ -89,6 +89,11 @@ func (c Config) Args(console bool) ([]string, error) {
 		// romfile= (empty): no iPXE option ROM; without it QEMU looks for
 		// efi-virtio.rom and fails when it is not installed.
 		args = append(args, "-netdev", nd, "-device", "virtio-net-pci,netdev=n0,romfile=")
+	} else {
+		// Without -nic none QEMU adds a default NIC, whose option ROM
+		// (efi-virtio.rom, Debian's ipxe-qemu) it fails to find when that
+		// package is not installed.
+		args = append(args, "-nic", "none")
 	}
 	if !c.NoRNG {
 		args = append(args, "-device", "virtio-rng-pci")

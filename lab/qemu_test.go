@@ -184,7 +184,7 @@ func TestConfigArgs(t *testing.T) {
 				"-drive if=none,id=d0,format=raw,file=" + strings.ReplaceAll(disk, ",", ",,") + ",snapshot=on -device virtio-blk-pci,drive=d0",
 				"-drive if=none,id=d1,", "-smp 2"},
 			[]string{"virtio-rng"}},
-		{"no net", Config{NoNet: true}, true, []string{"-device virtio-rng-pci"}, []string{"-netdev", "virtio-net"}},
+		{"no net", Config{NoNet: true}, true, []string{"-nic none", "-device virtio-rng-pci"}, []string{"-netdev", "virtio-net"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args, err := tc.cfg.Args(tc.console)
