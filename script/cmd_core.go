@@ -35,6 +35,7 @@ func builtinCommands() []*Command {
 		{Name: "poweroff", Summary: "Power the machine off", Run: poweroffRun},
 	}
 	cmds = append(cmds, imageCommands()...)
+	cmds = append(cmds, trustCommands()...)
 	cmds = append(cmds, netCommands()...)
 	cmds = append(cmds, sanCommands()...)
 	cmds = append(cmds, uiCommands()...)

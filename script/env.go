@@ -161,6 +161,7 @@ type Env struct {
 	Booter   Booter
 	SAN      SAN
 	System   System
+	Trust    TrustAnchors // for imgverify
 	// Now returns the time (for ${unixtime} and `time`); nil: time.Now.
 	Now func() time.Time
 

@@ -49,6 +49,7 @@ type Engine struct {
 	frame   *frame
 	depth   int
 	replace *Image
+	trust   imageTrust
 	history *lineedit.History
 }
 

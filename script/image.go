@@ -18,6 +18,7 @@ type Image struct {
 	Args     string // command line set with imgargs or after the URI
 	Selected bool   // chosen with imgselect/kernel: what a bare `boot` runs
 	AutoFree bool   // unregister after it has been executed
+	Trusted  bool   // verified with imgverify (iPXE IMAGE_TRUSTED)
 }
 
 // Kind names what the image is, judged from its first bytes.
@@ -155,6 +156,9 @@ func (e *Engine) acquire(ctx context.Context, cmd, nameOrURI string, quiet bool)
 // execImage runs an image: a script in place, an EFI image through the
 // Booter. While it runs, relative URIs resolve against its URI.
 func (e *Engine) execImage(ctx context.Context, img *Image) error {
+	if err := e.checkTrusted(img); err != nil {
+		return err
+	}
 	savedURI := e.cwuri
 	if img.URI != "" {
 		e.cwuri = img.URI
@@ -286,6 +290,10 @@ func imgexecRun(ctx context.Context, c *Call) error {
 		return err
 	}
 	if c.Flag("replace") && c.E.frame != nil {
+		// Refuse an untrusted replacement now, while the script can say so.
+		if err := c.E.checkTrusted(img); err != nil {
+			return &Error{Errno: StatusOf(err), Err: fmt.Errorf("Could not boot %s: %w", img.Name, err)}
+		}
 		c.E.replace = img
 		c.E.shellStop(stopSequence)
 		return nil
@@ -326,6 +334,9 @@ func imgstatRun(ctx context.Context, c *Call) error {
 		flags := ""
 		if img.Selected {
 			flags += " [SELECTED]"
+		}
+		if img.Trusted {
+			flags += " [TRUSTED]"
 		}
 		if img.AutoFree {
 			flags += " [AUTOFREE]"
