@@ -88,6 +88,7 @@ func (p *efiPlatform) env(con *lineedit.Console) script.Env {
 		Console: con,
 		Booter:  efiBooter{p},
 		System:  efiSystem{},
+		Trust:   efiTrust{},
 		Version: version,
 		Now:     p.now,
 	}

@@ -42,11 +42,12 @@ flags:
 
 func runRun(args []string) error {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	var sets, dhcp, cas []string
+	var sets, dhcp, cas, trust []string
 	iface := fs.String("iface", "", "host network interface shown as net0 (default: the first one that is up, not loopback)")
 	fs.StringArrayVar(&sets, "set", nil, "set a setting before the script runs: name=value (repeatable; name as in iPXE, e.g. net0/ip or 175.190)")
 	fs.StringArrayVar(&dhcp, "dhcp", nil, "add an option to the simulated DHCP lease: name=value (repeatable; e.g. filename=https://..., root-path=iscsi:..., 175.190=user)")
 	fs.StringArrayVar(&cas, "ca", nil, "PEM file of extra CA certificates to trust for https (repeatable; the system roots are always trusted)")
+	fs.StringArrayVar(&trust, "trust", nil, "PEM file of CA certificates imgverify accepts code-signing certificates from (repeatable; default: the https trust, system roots and --ca)")
 	bootFile := fs.String("filename", `\EFI\BOOT\BOOTAA64.EFI`, "boot file sanboot looks for on the EFI System Partition when the script gives no --filename")
 	fs.Usage = func() { runUsage(fs) }
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +66,10 @@ func runRun(args []string) error {
 		return err
 	}
 	fetcher, err := newHostFetcher(cas)
+	if err != nil {
+		return err
+	}
+	anchors, err := newHostTrust(trust, cas)
 	if err != nil {
 		return err
 	}
@@ -98,6 +103,7 @@ func runRun(args []string) error {
 		Fetcher:  fetcher,
 		Booter:   &hostBooter{out: os.Stdout, finish: finish},
 		SAN:      san,
+		Trust:    anchors,
 		Version:  "snpctl",
 		// TimeSync, VLANs and System stay nil: the host's clock, VLANs and
 		// power are not snpctl's to change.
