@@ -4,6 +4,8 @@
 #   make EMBED=boot.ipxe      ... with an embedded boot script
 #   make TRUST=ca.pem[,b.pem] ... with embedded HTTPS trust anchors
 #   make OUT=/tmp/x.efi       ... somewhere else (tests build variants in parallel)
+#   make SIGN_KEY=key.pem SIGN_CERT=cert.pem
+#                             ... Authenticode-signed for UEFI Secure Boot (sbsigntool)
 #   make qemu                 build, then boot it under U-Boot in QEMU
 #   make test                 run every test (host, tgtd, QEMU)
 #   make vet                  gofmt + go vet for the host and for GOOS=tamago
@@ -15,6 +17,8 @@ BUILD   := $(OUT).build
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 EMBED   ?=
 TRUST   ?=
+SIGN_KEY  ?=
+SIGN_CERT ?=
 
 # The TamaGo compiler: `go tool tamago` (the tamago module's launcher, a tool
 # in go.mod) runs tamago-go matching the module version from the user cache.
@@ -51,6 +55,17 @@ efi snp-go.efi: tamago-check
 	@W=$$(net/tamago-overlay/mkworkspace.sh $(BUILD)/ws) && T=$$($(GO) tool -n tamago) && for a in $(LOW) $(HIGH); do \
 	  GOWORK=$$W $(TAMAGO_ENV) $$T build -trimpath -overlay $(BUILD)/overlay.json -ldflags "$(LDFLAGS) -T $$a" -o $(BUILD)/snp-go-$$a.elf ./cmd/snp-go || exit 1; done
 	@$(GO) run ./cmd/mkefi -o $(OUT) $(BUILD)/snp-go-$(LOW).elf $(BUILD)/snp-go-$(HIGH).elf
+	@$(if $(SIGN_KEY)$(SIGN_CERT),$(MAKE) --no-print-directory sign)
+
+# Authenticode-sign $(OUT) in place (sbsign appends the certificate table;
+# sections and .reloc are untouched) and check it with sbverify.
+.PHONY: sign
+sign:
+	@test -n "$(SIGN_KEY)" -a -n "$(SIGN_CERT)" || { echo "sign: give both SIGN_KEY=key.pem and SIGN_CERT=cert.pem" >&2; exit 1; }
+	@command -v sbsign >/dev/null || { echo "sign: sbsign missing: apt-get install sbsigntool" >&2; exit 1; }
+	@sbsign --key $(SIGN_KEY) --cert $(SIGN_CERT) --output $(OUT).signed $(OUT) && \
+	  sbverify --cert $(SIGN_CERT) $(OUT).signed >/dev/null && mv $(OUT).signed $(OUT)
+	@echo "sign: $(OUT): Authenticode signature by $(SIGN_CERT), sbverify OK"
 
 comma := ,
 
