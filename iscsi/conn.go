@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -15,11 +14,24 @@ import (
 	"github.com/snp-go/snp-go/iscsi/scsi"
 )
 
-// Reserved task tags. Command tags are slot | generation<<16 with slot <
-// maxQueueDepth, so these never collide with them.
+// The connection is split the way iPXE's iscsi.c splits it: this file holds
+// the connection state (setup, sequence numbers, the task table), tx.go
+// sends (commands, Data-Out, NOP-Out, Logout) and rx.go receives, with one
+// handler per opcode.
+
+// Initiator Task Tags (RFC 7143 §11.2.1.8: the initiator picks them, unique
+// within the session; 0xffffffff is reserved). A SCSI command's ITT is its
+// slot | generation<<ittGenShift, and slots are < maxQueueDepth, so the
+// tags of login, logout and pings below never collide with a command's.
 const (
-	pingITT   = 0x0000fffe
-	logoutITT = 0x0000fffd
+	ittSlotMask  = 0x0000ffff // slot number in the low 16 bits
+	ittGenShift  = 16         // generation above it, so a reused slot gets a new tag
+	ittGenMask   = 0x7fff     // 15 bits: the top bit is ittCompleted
+	ittCompleted = 0x80000000 // set in a finished task's ITT: no incoming PDU matches it
+
+	loginITT  = 0x0000fffc // every Login Request of a connection
+	logoutITT = 0x0000fffd // the Logout Request
+	pingITT   = 0x0000fffe // our keepalive NOP-Out (answered by a NOP-In with this ITT)
 )
 
 // errConnLost is wrapped by errors meaning "this connection is gone; the
@@ -61,15 +73,26 @@ type task struct {
 	done chan struct{} // capacity 1
 }
 
-// txItem is work for the sender goroutine.
+// txKind says what a txItem asks the sender goroutine to send.
+type txKind uint8
+
+const (
+	// txDataOut: the Data-Out sequence an R2T solicits (RFC 7143 §11.8, §11.7).
+	txDataOut txKind = iota + 1
+	// txNOPReply: the NOP-Out a target's NOP-In ping asks for (RFC 7143 §11.18, §11.19).
+	txNOPReply
+)
+
+// txItem is work for the sender goroutine, queued by the reader (which must
+// never block on the socket's send side).
 type txItem struct {
-	kind   byte // 'r': R2T Data-Out, 'n': NOP-Out reply
-	t      *task
-	ttt    uint32
-	offset uint32
-	length uint32
+	kind   txKind
+	t      *task  // txDataOut
+	ttt    uint32 // both: the target's Target Transfer Tag
+	offset uint32 // txDataOut
+	length uint32 // txDataOut
 	lun    [8]byte
-	data   []byte
+	data   []byte // txNOPReply: the ping data to echo
 }
 
 // conn is one logged-in iSCSI connection (a single-connection session).
@@ -82,11 +105,14 @@ type conn struct {
 	w      *pdu.Writer
 	p      params
 
-	loginITT uint32
-	txtBuf   []byte
+	txtBuf []byte // login text, reused across Login Requests
 
 	cmdMu   sync.Mutex // serializes command submission (CmdSN order)
 	writeMu sync.Mutex // serializes PDUs on the wire
+	// txHdr is the header of the Data-Out or NOP-Out being written (held
+	// under writeMu); a local one would escape to the heap via the
+	// io.Writer under bufio.Writer, one allocation per Data-Out sequence.
+	txHdr pdu.BHS
 	// submitters counts goroutines inside submit. The last one out flushes,
 	// so commands issued together leave in one write.
 	submitters atomic.Int32
@@ -97,7 +123,6 @@ type conn struct {
 	maxCmdSN uint32
 	statSN   uint32 // last StatSN seen
 	err      error
-	active   int // commands in flight
 
 	dead       chan struct{} // closed by fail
 	readerDone chan struct{}
@@ -123,9 +148,8 @@ func dialAndLogin(ctx context.Context, s *settings, portal string) (*conn, error
 	}
 	c := &conn{
 		s: s, portal: portal, nc: nc,
-		bw:       bufio.NewWriterSize(nc, 64<<10),
-		cmdSN:    1,
-		loginITT: 0x0000fffc,
+		bw:    bufio.NewWriterSize(nc, 64<<10),
+		cmdSN: 1,
 	}
 	// A small read buffer: headers and small PDUs are batched, while large
 	// data segments bypass it and land straight in the caller's buffer.
@@ -177,6 +201,9 @@ func (c *conn) start() {
 	c.txDone = make(chan struct{})
 	c.winCh = make(chan struct{}, 1)
 	c.logoutCh = make(chan struct{}, 1)
+	// Room for one Data-Out sequence per outstanding R2T of every task
+	// (MaxOutstandingR2T, RFC 7143 §13.17) plus a few NOP-Out replies; a
+	// target that sends more is flooding us (rx.go).
 	c.txq = make(chan txItem, depth*max(1, c.p.maxOutstandingR2T)+8)
 	c.lastRecv.Store(time.Now().UnixNano())
 	go c.readLoop()
@@ -225,8 +252,11 @@ func (c *conn) quiesce() {
 func snLT(a, b uint32) bool { return int32(a-b) < 0 }
 func snLE(a, b uint32) bool { return int32(a-b) <= 0 }
 
-// updateWindow applies ExpCmdSN/MaxCmdSN from a target PDU (RFC 7143
-// §4.2.2.1); c.mu must be held.
+// updateWindow applies ExpCmdSN/MaxCmdSN from a target PDU as RFC 7143
+// §4.2.2.1 says: a pair with MaxCmdSN < ExpCmdSN-1 is ignored, and each
+// field only ever moves forward. The window is closed while CmdSN >
+// MaxCmdSN (a target closes it by letting ExpCmdSN reach MaxCmdSN+1).
+// c.mu must be held.
 func (c *conn) updateWindow(exp, maxSN uint32) {
 	if snLT(maxSN, exp-1) {
 		return // invalid pair: ignore both
@@ -247,198 +277,34 @@ func (c *conn) updateWindow(exp, maxSN uint32) {
 	}
 }
 
+// noteStatSN records a StatSN the target assigned; we acknowledge the
+// highest one with ExpStatSN = StatSN+1 in every PDU we send (RFC 7143
+// §4.2.2.2). c.mu must be held.
 func (c *conn) noteStatSN(sn uint32) {
 	if snLT(c.statSN, sn) {
 		c.statSN = sn
 	}
 }
 
-// command describes one SCSI command to submit.
-type command struct {
-	cdb   scsi.CDB
-	read  bool
-	write bool
-	exact bool // READ: short data is an error (not for INQUIRY & co.)
-	buf   []byte
+// complete finishes t (reader goroutine).
+func (c *conn) complete(t *task) {
+	c.mu.Lock()
+	t.itt ^= ittCompleted // no longer matches incoming PDUs
+	c.mu.Unlock()
+	t.done <- struct{}{}
 }
 
-// submit sends a SCSI command and returns its task; the caller must call
-// wait. It blocks for a free slot and for the CmdSN window.
-func (c *conn) submit(ctx context.Context, cmd *command) (*task, error) {
-	var slot int
-	select {
-	case slot = <-c.free:
-	case <-c.dead:
-		return nil, c.failure()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// lookup finds the task for itt; c.mu must be held.
+func (c *conn) lookup(itt uint32) *task {
+	slot := int(itt & ittSlotMask)
+	if slot >= len(c.slots) || c.slots[slot].itt != itt || itt&ittCompleted != 0 {
+		return nil
 	}
-	t := &c.slots[slot]
-	t.gen++
-	t.itt = uint32(slot) | (t.gen&0x7fff)<<16
-	t.read, t.write, t.exact, t.buf = cmd.read, cmd.write, cmd.exact, cmd.buf
-	t.received, t.nextDataSN, t.status, t.response, t.senseLen, t.err = 0, 0, 0, 0, 0, nil
-	select {
-	case <-t.done: // stale signal from a task abandoned on a dead conn
-	default:
-	}
-
-	h := &t.bhs
-	h.Reset()
-	h.SetOpcode(pdu.OpSCSICmd, false)
-	flags := byte(pdu.FlagFinal | pdu.AttrSimple)
-	if cmd.read {
-		flags |= pdu.FlagRead
-	}
-	if cmd.write {
-		flags |= pdu.FlagWrite
-	}
-	h.SetLUN(c.s.LUN)
-	h.SetITT(t.itt)
-	h.SetExpectedDataLen(uint32(len(cmd.buf)))
-	copy(h.CDB(), cmd.cdb[:])
-
-	// Unsolicited data (RFC 7143 §4.2.5.2): immediate data in the command
-	// PDU, then unsolicited Data-Out, up to FirstBurstLength.
-	var immediate []byte
-	unsolicited := 0
-	if cmd.write {
-		if c.p.immediateData {
-			immediate = cmd.buf[:min(len(cmd.buf), c.p.firstBurst, c.p.maxXmitDSL)]
-		}
-		unsolicited = len(immediate)
-		if !c.p.initialR2T {
-			unsolicited = min(len(cmd.buf), c.p.firstBurst)
-		}
-		if unsolicited > len(immediate) {
-			flags &^= pdu.FlagFinal // unsolicited Data-Out follow (§11.3.1)
-		}
-	}
-	h.SetFlags(flags)
-
-	c.submitters.Add(1)
-	c.cmdMu.Lock()
-	sent := false
-	defer func() {
-		if !sent && c.submitters.Add(-1) == 0 {
-			c.flushPending()
-		}
-		c.cmdMu.Unlock()
-	}()
-	for {
-		c.mu.Lock()
-		if c.err != nil {
-			c.mu.Unlock()
-			c.free <- slot
-			return nil, c.err
-		}
-		if snLE(c.cmdSN, c.maxCmdSN) {
-			h.SetCmdSN(c.cmdSN)
-			c.cmdSN++
-			h.SetExpStatSN(c.statSN + 1)
-			c.active++
-			c.mu.Unlock()
-			break
-		}
-		c.mu.Unlock()
-		c.flushPending() // commands buffered by others must leave before we wait
-		select {
-		case <-c.winCh:
-		case <-c.dead:
-		case <-ctx.Done():
-			c.free <- slot
-			return nil, ctx.Err()
-		}
-	}
-	c.writeMu.Lock()
-	err := c.w.Write(h, immediate)
-	if err == nil && unsolicited > len(immediate) {
-		err = c.writeDataOut(t, pdu.TagNone, uint32(len(immediate)), uint32(unsolicited-len(immediate)))
-	}
-	sent = true
-	if c.submitters.Add(-1) == 0 && err == nil {
-		err = c.w.Flush()
-	}
-	c.writeMu.Unlock()
-	if err != nil {
-		c.fail(&connError{fmt.Errorf("iscsi: sending command: %w", err)})
-		// The task stays registered; wait reports the failure.
-	}
-	return t, nil
+	return &c.slots[slot]
 }
 
-// flushPending sends buffered PDUs, if any.
-func (c *conn) flushPending() {
-	c.writeMu.Lock()
-	var err error
-	if c.bw.Buffered() > 0 {
-		err = c.w.Flush()
-	}
-	c.writeMu.Unlock()
-	if err != nil {
-		c.fail(&connError{fmt.Errorf("iscsi: sending to %s: %w", c.portal, err)})
-	}
-}
-
-// writeDataOut writes one Data-Out sequence for t: length bytes from
-// offset, in PDUs of at most the target's MaxRecvDataSegmentLength
-// (RFC 7143 §11.7). c.writeMu must be held.
-func (c *conn) writeDataOut(t *task, ttt, offset, length uint32) error {
-	var h pdu.BHS
-	var dataSN uint32
-	for length > 0 {
-		n := min(length, uint32(c.p.maxXmitDSL))
-		h.Reset()
-		h.SetOpcode(pdu.OpDataOut, false)
-		if n == length {
-			h.SetFlags(pdu.FlagFinal)
-		}
-		h.SetLUN(c.s.LUN)
-		h.SetITT(t.itt)
-		h.SetTTT(ttt)
-		c.mu.Lock()
-		h.SetExpStatSN(c.statSN + 1)
-		c.mu.Unlock()
-		h.SetDataSN(dataSN)
-		h.SetBufferOffset(offset)
-		if err := c.w.Write(&h, t.buf[offset:offset+n]); err != nil {
-			return err
-		}
-		dataSN++
-		offset += n
-		length -= n
-	}
-	return nil
-}
-
-// wait waits for t to complete, releases its slot and returns the number
-// of bytes received. On timeout or cancellation the connection is dropped
-// (ERL 0 has no finer recovery) and wait returns only once no goroutine
-// can touch t.buf any more.
-func (c *conn) wait(ctx context.Context, t *task) (int, error) {
-	t.timer.Reset(c.s.CommandTimeout)
-	defer t.timer.Stop()
-	select {
-	case <-t.done:
-		n, err := t.received, t.result()
-		c.free <- t.slot
-		return n, err
-	case <-c.dead:
-	case <-t.timer.C:
-		c.fail(&connError{fmt.Errorf("iscsi: command 0x%02x timed out after %v", t.bhs.CDB()[0], c.s.CommandTimeout)})
-	case <-ctx.Done():
-		c.fail(&connError{fmt.Errorf("iscsi: command abandoned: %w", ctx.Err())})
-		c.quiesce()
-		return 0, ctx.Err()
-	}
-	c.quiesce()
-	// The reader may have completed the task just before dying.
-	select {
-	case <-t.done:
-		return t.received, t.result()
-	default:
-	}
-	return 0, c.failure()
+func (c *conn) protocolError(format string, args ...any) error {
+	return &connError{fmt.Errorf("iscsi: protocol error from %s: "+format, append([]any{c.portal}, args...)...)}
 }
 
 // result turns a completed task into an error (nil: success).
@@ -472,298 +338,4 @@ type shortError struct {
 
 func (e *shortError) Error() string {
 	return fmt.Sprintf("iscsi: command 0x%02x returned %d of %d bytes", e.op, e.got, e.want)
-}
-
-// complete finishes t (reader goroutine).
-func (c *conn) complete(t *task) {
-	c.mu.Lock()
-	c.active--
-	t.itt ^= 0x80000000 // no longer matches incoming PDUs
-	c.mu.Unlock()
-	t.done <- struct{}{}
-}
-
-// lookup finds the task for itt; c.mu must be held.
-func (c *conn) lookup(itt uint32) *task {
-	slot := int(itt & 0xffff)
-	if slot >= len(c.slots) || c.slots[slot].itt != itt || itt&0x80000000 != 0 {
-		return nil
-	}
-	return &c.slots[slot]
-}
-
-func (c *conn) protocolError(format string, args ...any) error {
-	return &connError{fmt.Errorf("iscsi: protocol error from %s: "+format, append([]any{c.portal}, args...)...)}
-}
-
-// readLoop receives PDUs in the full feature phase.
-func (c *conn) readLoop() {
-	defer close(c.readerDone)
-	for {
-		err := c.readOne()
-		if err != nil {
-			if _, ok := err.(*connError); !ok {
-				if errors.Is(err, io.EOF) {
-					err = fmt.Errorf("iscsi: %s closed the connection", c.portal)
-				}
-				err = &connError{err}
-			}
-			c.fail(err)
-			return
-		}
-	}
-}
-
-func (c *conn) readOne() error {
-	if err := c.r.Next(); err != nil {
-		return err
-	}
-	c.lastRecv.Store(time.Now().UnixNano())
-	h := &c.r.BHS
-	switch h.Opcode() {
-	case pdu.OpDataIn:
-		c.mu.Lock()
-		c.updateWindow(h.ExpCmdSN(), h.MaxCmdSN())
-		final := h.Flags()&pdu.FlagStatus != 0
-		if final {
-			c.noteStatSN(h.StatSN())
-		}
-		t := c.lookup(h.ITT())
-		c.mu.Unlock()
-		if t == nil || !t.read {
-			return c.protocolError("Data-In for unknown task 0x%x", h.ITT())
-		}
-		n := c.r.DataLen()
-		off := int(h.BufferOffset())
-		if off != t.received || off+n > len(t.buf) || h.DataSN() != t.nextDataSN {
-			return c.protocolError("Data-In out of order or too long (offset %d len %d DataSN %d; expected offset %d DataSN %d, buffer %d)",
-				off, n, h.DataSN(), t.received, t.nextDataSN, len(t.buf))
-		}
-		if err := c.r.ReadData(t.buf[off : off+n]); err != nil {
-			return err
-		}
-		t.received += n
-		t.nextDataSN++
-		if final {
-			t.status = h.Status()
-			c.complete(t)
-		}
-	case pdu.OpSCSIResp:
-		d, err := c.r.Data()
-		if err != nil {
-			return err
-		}
-		c.mu.Lock()
-		c.updateWindow(h.ExpCmdSN(), h.MaxCmdSN())
-		c.noteStatSN(h.StatSN())
-		t := c.lookup(h.ITT())
-		c.mu.Unlock()
-		if t == nil {
-			return c.protocolError("SCSI Response for unknown task 0x%x", h.ITT())
-		}
-		t.response, t.status = h.Response(), h.Status()
-		// RFC 7143 §11.4.7: SenseLength (2 bytes) then sense data.
-		if len(d) >= 2 {
-			n := min(int(d[0])<<8|int(d[1]), len(d)-2, len(t.sense))
-			t.senseLen = copy(t.sense[:], d[2:2+n])
-		}
-		c.complete(t)
-	case pdu.OpR2T:
-		c.mu.Lock()
-		c.updateWindow(h.ExpCmdSN(), h.MaxCmdSN())
-		t := c.lookup(h.ITT())
-		c.mu.Unlock()
-		if err := c.r.Discard(); err != nil {
-			return err
-		}
-		if t == nil || !t.write {
-			return c.protocolError("R2T for unknown task 0x%x", h.ITT())
-		}
-		off, n := h.BufferOffset(), h.DesiredDataLen()
-		if uint64(off)+uint64(n) > uint64(len(t.buf)) || n == 0 || int(n) > c.p.maxBurst {
-			return c.protocolError("R2T for offset %d length %d outside the %d-byte write (MaxBurstLength %d)", off, n, len(t.buf), c.p.maxBurst)
-		}
-		select {
-		case c.txq <- txItem{kind: 'r', t: t, ttt: h.TTT(), offset: off, length: n}:
-		default:
-			return c.protocolError("too many outstanding R2Ts")
-		}
-	case pdu.OpNOPIn:
-		d, err := c.r.Data()
-		if err != nil {
-			return err
-		}
-		c.mu.Lock()
-		c.updateWindow(h.ExpCmdSN(), h.MaxCmdSN())
-		if h.ITT() == pdu.TagNone {
-			c.noteStatSN(h.StatSN() - 1) // StatSN is the next one, not advanced (§11.19.3)
-		} else {
-			c.noteStatSN(h.StatSN())
-		}
-		c.mu.Unlock()
-		if h.ITT() == pingITT {
-			c.pingSent.Store(0)
-		}
-		if h.TTT() != pdu.TagNone { // the target pings us: answer (§11.18)
-			select {
-			case c.txq <- txItem{kind: 'n', ttt: h.TTT(), lun: h.LUN(), data: append([]byte(nil), d...)}:
-			default:
-				return c.protocolError("NOP-In flood")
-			}
-		}
-	case pdu.OpAsync:
-		if err := c.r.Discard(); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		c.updateWindow(h.ExpCmdSN(), h.MaxCmdSN())
-		c.noteStatSN(h.StatSN())
-		c.mu.Unlock()
-		// RFC 7143 §11.9.1 AsyncEvent.
-		switch h.AsyncEvent() {
-		case 1:
-			return &connError{fmt.Errorf("iscsi: target %s requested logout", c.portal)}
-		case 2, 3:
-			return &connError{fmt.Errorf("iscsi: target %s is dropping the connection (async event %d)", c.portal, h.AsyncEvent())}
-		}
-	case pdu.OpReject:
-		d, err := c.r.Data()
-		if err != nil {
-			return err
-		}
-		reason := h.RejectReason()
-		if len(d) >= pdu.BHSLen {
-			var rej pdu.BHS
-			copy(rej[:], d)
-			c.mu.Lock()
-			c.noteStatSN(h.StatSN())
-			t := c.lookup(rej.ITT())
-			c.mu.Unlock()
-			if t != nil && rej.Opcode() == pdu.OpSCSICmd {
-				t.err = fmt.Errorf("iscsi: target rejected command 0x%02x (reason 0x%02x)", rej.CDB()[0], reason)
-				c.complete(t)
-				return nil
-			}
-			return c.protocolError("target rejected our %v (reason 0x%02x)", rej.Opcode(), reason)
-		}
-		return c.protocolError("Reject (reason 0x%02x)", reason)
-	case pdu.OpLogoutResp:
-		if err := c.r.Discard(); err != nil {
-			return err
-		}
-		select {
-		case c.logoutCh <- struct{}{}:
-		default:
-		}
-	default:
-		if err := c.r.Discard(); err != nil {
-			return err
-		}
-		return c.protocolError("unexpected %v in full feature phase", h.Opcode())
-	}
-	return nil
-}
-
-// sendLoop answers R2Ts and NOP-Ins and sends keepalive pings.
-func (c *conn) sendLoop() {
-	defer close(c.txDone)
-	var tick <-chan time.Time
-	if c.s.Keepalive > 0 {
-		tk := time.NewTicker(c.s.Keepalive / 2)
-		defer tk.Stop()
-		tick = tk.C
-	}
-	for {
-		var err error
-		select {
-		case <-c.dead:
-			return
-		case it := <-c.txq:
-			c.writeMu.Lock()
-			switch it.kind {
-			case 'r':
-				err = c.writeDataOut(it.t, it.ttt, it.offset, it.length)
-			case 'n':
-				err = c.writeNOP(pdu.TagNone, it.ttt, it.lun, it.data)
-			}
-			if err == nil && len(c.txq) == 0 {
-				err = c.w.Flush()
-			}
-			c.writeMu.Unlock()
-		case now := <-tick:
-			idle := now.Sub(time.Unix(0, c.lastRecv.Load()))
-			if ps := c.pingSent.Load(); ps != 0 {
-				if now.Sub(time.Unix(0, ps)) > c.s.CommandTimeout {
-					c.fail(&connError{fmt.Errorf("iscsi: %s does not answer NOP-Out pings", c.portal)})
-					return
-				}
-			} else if idle >= c.s.Keepalive {
-				c.pingSent.Store(now.UnixNano())
-				c.writeMu.Lock()
-				err = c.writeNOP(pingITT, pdu.TagNone, [8]byte{}, nil)
-				if err == nil {
-					err = c.w.Flush()
-				}
-				c.writeMu.Unlock()
-			}
-		}
-		if err != nil {
-			c.fail(&connError{fmt.Errorf("iscsi: sending to %s: %w", c.portal, err)})
-			return
-		}
-	}
-}
-
-// writeNOP writes an immediate NOP-Out (RFC 7143 §11.18); writeMu held.
-func (c *conn) writeNOP(itt, ttt uint32, lun [8]byte, data []byte) error {
-	var h pdu.BHS
-	h.SetOpcode(pdu.OpNOPOut, true)
-	h.SetFlags(pdu.FlagFinal)
-	h.SetLUN(lun)
-	h.SetITT(itt)
-	h.SetTTT(ttt)
-	c.mu.Lock()
-	h.SetCmdSN(c.cmdSN) // immediate: CmdSN not advanced
-	h.SetExpStatSN(c.statSN + 1)
-	c.mu.Unlock()
-	return c.w.Write(&h, data)
-}
-
-// logout closes the session politely (RFC 7143 §11.14), waiting at most
-// timeout for the answer, then closes the connection.
-func (c *conn) logout(timeout time.Duration) error {
-	defer func() {
-		c.fail(&connError{errors.New("iscsi: session closed")})
-		c.quiesce()
-	}()
-	if c.isDead() {
-		return nil
-	}
-	var h pdu.BHS
-	h.SetOpcode(pdu.OpLogoutReq, true)
-	h.SetFlags(pdu.FlagFinal | 0) // reason 0: close the session
-	h.SetITT(logoutITT)
-	c.cmdMu.Lock()
-	c.mu.Lock()
-	h.SetCmdSN(c.cmdSN)
-	h.SetExpStatSN(c.statSN + 1)
-	c.mu.Unlock()
-	c.writeMu.Lock()
-	err := c.w.Write(&h, nil)
-	if err == nil {
-		err = c.w.Flush()
-	}
-	c.writeMu.Unlock()
-	c.cmdMu.Unlock()
-	if err != nil {
-		return err
-	}
-	select {
-	case <-c.logoutCh:
-		return nil
-	case <-c.dead:
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("iscsi: no Logout Response from %s within %v", c.portal, timeout)
-	}
 }

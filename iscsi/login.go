@@ -206,7 +206,7 @@ func (c *conn) loginExchange(transit bool, csg, nsg uint8, text pdu.Text) (*pdu.
 		req.SetLogin(transit, false, csg, nsg)
 		req.SetISID(c.s.isid)
 		req.SetTSIH(0)
-		req.SetITT(c.loginITT)
+		req.SetITT(loginITT)
 		req.SetCID(1)
 		req.SetCmdSN(c.cmdSN)
 		req.SetExpStatSN(c.statSN + 1)
@@ -226,8 +226,8 @@ func (c *conn) loginExchange(transit bool, csg, nsg uint8, text pdu.Text) (*pdu.
 			}
 			return nil, nil, fmt.Errorf("got %v during login, want Login Response", h.Opcode())
 		}
-		if h.ITT() != c.loginITT {
-			return nil, nil, fmt.Errorf("Login Response for task 0x%x, want 0x%x", h.ITT(), c.loginITT)
+		if h.ITT() != loginITT {
+			return nil, nil, fmt.Errorf("Login Response for task 0x%x, want 0x%x", h.ITT(), loginITT)
 		}
 		if h.VersionMin() != 0 {
 			return nil, nil, permanent(fmt.Errorf("target speaks iSCSI version %d, we speak 0 (RFC 7143)", h.VersionMin()))

@@ -228,6 +228,37 @@ func (b *BHS) SetCID(v uint16)    { b.put16(20, v) }
 func (b *BHS) StatusClass() byte  { return b[36] }
 func (b *BHS) StatusDetail() byte { return b[37] }
 
+// AsyncEvent codes of an Async Message (RFC 7143 §11.9.1).
+const (
+	AsyncSCSIEvent          = 0   // SCSI asynchronous event; sense data in the data segment
+	AsyncLogoutRequest      = 1   // target requests Logout within Parameter3 seconds
+	AsyncDropConnection     = 2   // target will drop this connection (Parameter1: CID)
+	AsyncDropAllConnections = 3   // target will drop every connection of the session
+	AsyncNegotiationRequest = 4   // target requests parameter negotiation
+	AsyncTaskTermination    = 5   // all active tasks of a LU are being terminated
+	AsyncVendorSpecific     = 255 // vendor-specific event (AsyncVCode)
+)
+
+// Reject reasons (RFC 7143 §11.17.1).
+const (
+	RejectDataDigest       = 0x02 // data (payload) digest error: the PDU was discarded
+	RejectSNACK            = 0x03 // SNACK reject
+	RejectProtocolError    = 0x04 // protocol error (e.g. SNACK for an already acknowledged status)
+	RejectNotSupported     = 0x05 // command not supported
+	RejectImmediate        = 0x06 // immediate command reject: too many immediate commands
+	RejectTaskInProgress   = 0x07 // task in progress
+	RejectInvalidDataAck   = 0x08 // invalid data ack
+	RejectInvalidPDUField  = 0x09 // invalid PDU field
+	RejectOutOfResources   = 0x0a // long op reject: cannot generate a Target Transfer Tag
+	RejectWaitingForLogout = 0x0c // waiting for Logout (after an Async logout request)
+)
+
+// Logout reason codes, byte 1 bits 1-7 of a Logout Request (RFC 7143 §11.14.1).
+const (
+	LogoutCloseSession    = 0
+	LogoutCloseConnection = 1
+)
+
 // Async Message fields (RFC 7143 §11.9).
 func (b *BHS) AsyncEvent() byte        { return b[36] }
 func (b *BHS) AsyncVCode() byte        { return b[37] }
