@@ -66,6 +66,7 @@ type SNP struct {
 // SNPStats counts the NIC's frames and firmware errors.
 type SNPStats struct {
 	TxFrames, RxFrames, TxErrors, RxErrors, TxUnrecycled uint64
+	RxEmpty                                              uint64 // Receive calls that found no frame
 }
 
 // Stats returns a snapshot of the counters.
@@ -184,14 +185,29 @@ func (s *SNP) Transmit(frame []byte) error {
 // Receive copies one pending frame into buf (§24.1.14). It returns 0, nil
 // when none is pending (EFI_NOT_READY). Calling it is also what makes
 // U-Boot refill its receive ring.
+//
+// A buf of at least snpFrameBuf bytes is handed to the firmware as the
+// receive buffer, so the frame is copied once (from the driver's ring); it
+// must not be on a goroutine stack (net.NIC's contract: the stack's buffers
+// are heap memory, which the Go runtime never moves). A smaller buf goes
+// through the NIC's own buffer in firmware memory. A frame larger than the
+// buffer would stay at the head of U-Boot's ring (EFI_BUFFER_TOO_SMALL does
+// not consume it), so the buffer given is never smaller than snpFrameBuf.
 func (s *SNP) Receive(buf []byte) (int, error) {
 	if s.closed {
 		return 0, fmt.Errorf("SimpleNetwork.Receive: NIC is shut down")
 	}
-	store64(s.words, snpFrameBuf)
-	st := Call(fn(s.p, snpReceive), s.p, 0, s.words, s.rx, 0, 0, 0)
+	dst, size := s.rx, snpFrameBuf
+	if len(buf) >= snpFrameBuf {
+		dst, size = uintptr(unsafe.Pointer(unsafe.SliceData(buf))), len(buf)
+	}
+	store64(s.words, uint64(size))
+	st := Call(fn(s.p, snpReceive), s.p, 0, s.words, dst, 0, 0, 0)
 	switch {
 	case st == NotReady:
+		s.mu.Lock()
+		s.stats.RxEmpty++
+		s.mu.Unlock()
 		return 0, nil
 	case st == BufferTooSmall:
 		s.mu.Lock()
@@ -205,10 +221,12 @@ func (s *SNP) Receive(buf []byte) (int, error) {
 		return 0, wrap("SimpleNetwork.Receive", st)
 	}
 	n := int(load64(s.words))
-	if n > snpFrameBuf {
-		n = snpFrameBuf
+	if n > size {
+		n = size
 	}
-	n = copy(buf, unsafe.Slice((*byte)(unsafe.Pointer(s.rx)), n))
+	if dst == s.rx {
+		n = copy(buf, unsafe.Slice((*byte)(unsafe.Pointer(s.rx)), n))
+	}
 	s.mu.Lock()
 	s.stats.RxFrames++
 	s.mu.Unlock()

@@ -33,7 +33,9 @@ type NIC interface {
 
 	// Receive copies one pending frame into buf. It returns n == 0 and
 	// err == nil when no frame is pending. A frame longer than buf is
-	// dropped or truncated by the NIC; buf is always at least MTU+18 bytes.
+	// dropped or truncated by the NIC; buf is always at least MTU+18 bytes
+	// and lives in the Go heap (never on a goroutine stack), so a firmware
+	// NIC may receive into it directly.
 	Receive(buf []byte) (n int, err error)
 }
 
@@ -52,8 +54,12 @@ var ErrNICDown = errors.New("net: NIC is down")
 
 // Ethernet constants (IEEE 802.3).
 const (
-	ethHeaderLen = 14     // destination(6) + source(6) + EtherType(2)
-	maxFrameLen  = 1522   // 1500 + 14 + 4 (802.1Q) + 4 spare; used for buffers
+	ethHeaderLen = 14   // destination(6) + source(6) + EtherType(2)
+	maxFrameLen  = 1522 // 1500 + 14 + 4 (802.1Q) + 4 spare; used for buffers
+	// rxBufLen is the buffer frames are received into, large enough for
+	// a firmware NIC to take it as its receive buffer (U-Boot wants at
+	// least 1536).
+	rxBufLen     = 2048
 	etherTypeIP4 = 0x0800 // RFC 894
 	etherTypeARP = 0x0806 // RFC 826
 	etherTypeIP6 = 0x86DD // RFC 2464

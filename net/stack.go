@@ -254,7 +254,6 @@ func (s *Stack) DNS() (servers []netip.Addr, search []string) {
 // never blocks in firmware and never waits for an interrupt.
 func (s *Stack) poll() {
 	defer close(s.done)
-	buf := make([]byte, 65536)
 	var timer *time.Timer
 	for {
 		select {
@@ -265,7 +264,7 @@ func (s *Stack) poll() {
 		links := *s.links.Load()
 		got := 0
 		for _, l := range links {
-			got += l.poll(buf, s.opt.PollBatch)
+			got += l.poll(s.opt.PollBatch)
 		}
 		switch {
 		case got > 0:

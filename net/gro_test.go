@@ -1,0 +1,198 @@
+package net
+
+import (
+	stdnet "net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+)
+
+// The tests below build frames by hand; checksum and header come from
+// gVisor, the code under test only checks them.
+
+// queueNIC hands out the frames queued with push, then reports none
+// pending: frames pushed together arrive in one poll round, as a burst
+// waiting in U-Boot's ring does.
+type queueNIC struct {
+	mac    stdnet.HardwareAddr
+	mu     sync.Mutex
+	frames [][]byte
+}
+
+func (q *queueNIC) MAC() stdnet.HardwareAddr    { return q.mac }
+func (q *queueNIC) MTU() int                    { return 1500 }
+func (q *queueNIC) Transmit(frame []byte) error { return nil }
+func (q *queueNIC) Receive(buf []byte) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.frames) == 0 {
+		return 0, nil
+	}
+	f := q.frames[0]
+	q.frames = q.frames[1:]
+	return copy(buf, f), nil
+}
+
+func (q *queueNIC) push(frames ...[]byte) {
+	q.mu.Lock()
+	q.frames = append(q.frames, frames...)
+	q.mu.Unlock()
+}
+
+// tcpFrame builds an Ethernet frame with one TCP segment from src:sport to
+// dst:dport carrying payload at sequence number seq.
+func tcpFrame(dstMAC, srcMAC []byte, src, dst netip.Addr, sport, dport uint16, seq uint32, flags header.TCPFlags, payload []byte) []byte {
+	f := make([]byte, header.EthernetMinimumSize+header.IPv4MinimumSize+header.TCPMinimumSize+len(payload))
+	header.Ethernet(f).Encode(&header.EthernetFields{SrcAddr: tcpip.LinkAddress(srcMAC), DstAddr: tcpip.LinkAddress(dstMAC), Type: header.IPv4ProtocolNumber})
+	ip := header.IPv4(f[header.EthernetMinimumSize:])
+	ip.Encode(&header.IPv4Fields{TotalLength: uint16(len(f) - header.EthernetMinimumSize), TTL: 64, Protocol: uint8(header.TCPProtocolNumber),
+		SrcAddr: tcpip.AddrFrom4(src.As4()), DstAddr: tcpip.AddrFrom4(dst.As4())})
+	ip.SetChecksum(^ip.CalculateChecksum())
+	tcp := header.TCP(ip[header.IPv4MinimumSize:])
+	tcp.Encode(&header.TCPFields{SrcPort: sport, DstPort: dport, SeqNum: seq, AckNum: 1, DataOffset: header.TCPMinimumSize, Flags: flags, WindowSize: 65535})
+	copy(tcp[header.TCPMinimumSize:], payload)
+	sum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(tcp)))
+	sum = checksum.Checksum(payload, sum)
+	tcp.SetChecksum(^tcp.CalculateChecksum(sum))
+	return f
+}
+
+// TestPollCoalescesRound: the in-order, equal-sized TCP segments that one
+// poll round takes from the NIC reach IP as one packet; a segment with PSH
+// ends the coalesced packet; a segment of another flow stays apart.
+func TestPollCoalescesRound(t *testing.T) {
+	s, err := NewStack(Options{Idle: func() {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mac := stdnet.HardwareAddr{2, 0, 0, 0, 0, 1}
+	peer := []byte{2, 0, 0, 0, 0, 2}
+	nic := &queueNIC{mac: mac}
+	ifc, err := s.AddInterface("net0", nic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, them := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	if err := ifc.Configure(Config{Address: netip.PrefixFrom(me, 24)}); err != nil {
+		t.Fatal(err)
+	}
+	ipIn := s.GVisor().Stats().IP.PacketsReceived
+	before := ipIn.Value()
+	payload := make([]byte, 1440)
+	var frames [][]byte
+	seq := uint32(1000)
+	for i := 0; i < 5; i++ { // five full segments, the last one pushed
+		flags := header.TCPFlagAck
+		if i == 4 {
+			flags |= header.TCPFlagPsh
+		}
+		frames = append(frames, tcpFrame(mac, peer, them, me, 3260, 40000, seq, flags, payload))
+		seq += uint32(len(payload))
+	}
+	frames = append(frames,
+		tcpFrame(mac, peer, them, me, 3260, 40000, seq, header.TCPFlagAck, payload), // after PSH: a new packet
+		tcpFrame(mac, peer, them, me, 80, 40001, 5, header.TCPFlagAck, payload))     // another flow
+	nic.push(frames...)
+	deadline := time.Now().Add(5 * time.Second)
+	for ifc.Stats().RxFrames < uint64(len(frames)) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	st := ifc.Stats()
+	if st.RxFrames != uint64(len(frames)) || st.RxRounds != 1 {
+		t.Fatalf("link stats %+v; want %d frames in 1 round", st, len(frames))
+	}
+	for time.Now().Before(deadline) && ipIn.Value()-before < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	if got := ipIn.Value() - before; got != 3 {
+		t.Errorf("IP packets received from %d frames in one round = %d; want 3 (5 coalesced, then 1, then another flow's 1)", len(frames), got)
+	}
+	if bad := s.GVisor().Stats().IP.MalformedPacketsReceived.Value(); bad != 0 {
+		t.Errorf("IP found %d of the packets malformed; want 0", bad)
+	}
+
+	// A corrupted segment is dropped by the link, which checks checksums
+	// for the stack (RX checksum offload).
+	bad := tcpFrame(mac, peer, them, me, 3260, 40000, seq+1440, header.TCPFlagAck, payload)
+	bad[len(bad)-1] ^= 1
+	nic.push(bad)
+	for time.Now().Before(deadline) && ifc.Stats().RxChecksum == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if st := ifc.Stats(); st.RxChecksum != 1 {
+		t.Errorf("link stats after a corrupted segment %+v; want RxChecksum 1", st)
+	}
+	if got := ipIn.Value() - before; got != 3 {
+		t.Errorf("IP packets received after a corrupted segment = %d; want still 3", got)
+	}
+}
+
+// fixIPChecksum recomputes the IPv4 header checksum after a test changed
+// the header.
+func fixIPChecksum(ip []byte) []byte {
+	h := header.IPv4(ip)
+	h.SetChecksum(0)
+	h.SetChecksum(^h.CalculateChecksum())
+	return ip
+}
+
+func TestValidChecksums(t *testing.T) {
+	me, them := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	good := tcpFrame(make([]byte, 6), make([]byte, 6), them, me, 1, 2, 3, header.TCPFlagAck, []byte("data"))[header.EthernetMinimumSize:]
+	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
+	// A UDP datagram: the TCP segment's bytes re-labelled, checksum redone
+	// or zeroed (no checksum), and an ICMP echo.
+	udp := func(sum bool) []byte {
+		return mutate(func(b []byte) []byte {
+			b[9] = uint8(header.UDPProtocolNumber)
+			fixIPChecksum(b)
+			u := header.UDP(b[20:])
+			u.SetLength(uint16(len(u)))
+			u.SetChecksum(0)
+			if sum {
+				h := header.IPv4(b)
+				x := header.PseudoHeaderChecksum(header.UDPProtocolNumber, h.SourceAddress(), h.DestinationAddress(), uint16(len(u)))
+				u.SetChecksum(^checksum.Checksum(u, x))
+			}
+			return b
+		})
+	}
+	icmp := mutate(func(b []byte) []byte {
+		b[9] = uint8(header.ICMPv4ProtocolNumber)
+		fixIPChecksum(b)
+		m := header.ICMPv4(b[20:])
+		m.SetType(header.ICMPv4Echo)
+		m.SetChecksum(0)
+		m.SetChecksum(^checksum.Checksum(m, 0))
+		return b
+	})
+	flip := func(b []byte, i int) []byte { b = append([]byte(nil), b...); b[i] ^= 1; return b }
+	for _, tc := range []struct {
+		name string
+		ip   []byte
+		want bool
+	}{
+		{"TCP", good, true},
+		{"TCP in a padded frame", append(append([]byte(nil), good...), 0, 0, 0), true},
+		{"TCP payload bit flipped", flip(good, len(good)-1), false},
+		{"IP header bit flipped", flip(good, 8), false},
+		{"UDP", udp(true), true},
+		{"UDP payload bit flipped", flip(udp(true), len(good)-1), false},
+		{"UDP without checksum", flip(udp(false), len(good)-1), true},
+		{"ICMP", icmp, true},
+		{"ICMP bit flipped", flip(icmp, len(icmp)-1), false},
+		{"fragment: IP header only", mutate(func(b []byte) []byte { b[6] |= 0x20; b[len(b)-1] ^= 1; return fixIPChecksum(b) }), true},
+		{"truncated: left to IP", good[:len(good)-1], true},
+		{"not IPv4: left to IP", mutate(func(b []byte) []byte { b[0] = 0x65; return b }), true},
+	} {
+		if got := validChecksums(tc.ip); got != tc.want {
+			t.Errorf("validChecksums(%s) = %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}
