@@ -41,6 +41,10 @@ tamago-check:
 	  echo "  install it as README.md 'The TamaGo compiler' says (go tool tamago builds it on first use when GitHub is reachable)" >&2; \
 	  exit 3; }
 
+# The overlay also replaces standard-library files of tamago-go for this
+# build only: each board/_goroot/src/X replaces $(TAMAGO_ROOT)/src/X (today
+# internal/cpu's arm64 osInit, so that Go's AES, GHASH, SHA and CRC32
+# assembly is used; see board/cpu.go).
 efi snp-go.efi: tamago-check
 	@mkdir -p $(BUILD)
 	@overlay='{"Replace":{'; sep=; \
@@ -51,6 +55,9 @@ efi snp-go.efi: tamago-check
 	  : > $(BUILD)/trust.pem; \
 	  for f in $(subst $(comma), ,$(TRUST)); do test -f "$$f" || { echo "TRUST: $$f: no such file" >&2; exit 1; }; cat "$$f" >> $(BUILD)/trust.pem; done; \
 	  overlay+="$$sep\"$(CURDIR)/cmd/snp-go/embedded/trust.pem\":\"$(abspath $(BUILD))/trust.pem\""; sep=,; fi; \
+	for f in $$(cd board/_goroot && find . -name '*.go' | sort); do f=$${f#./}; \
+	  test -f "$(TAMAGO_ROOT)/$$f" || { echo "board/_goroot/$$f replaces $(TAMAGO_ROOT)/$$f, which tamago-go$(TAMAGO_VERSION:v%=%) lacks: revisit it" >&2; exit 1; }; \
+	  overlay+="$$sep\"$(TAMAGO_ROOT)/$$f\":\"$(CURDIR)/board/_goroot/$$f\""; sep=,; done; \
 	echo "$$overlay}}" > $(BUILD)/overlay.json
 	@W=$$(net/tamago-overlay/mkworkspace.sh $(BUILD)/ws) && T=$$($(GO) tool -n tamago) && for a in $(LOW) $(HIGH); do \
 	  GOWORK=$$W $(TAMAGO_ENV) $$T build -trimpath -overlay $(BUILD)/overlay.json -ldflags "$(LDFLAGS) -T $$a" -o $(BUILD)/snp-go-$$a.elf ./cmd/snp-go || exit 1; done

@@ -4,6 +4,11 @@
 // memory from the EFI pool the entry code allocated, idle and exit — and the
 // platform chores: the boot-services watchdog and the wall clock.
 //
+// board/_goroot holds standard-library files that replace tamago-go's for
+// snp-go's build (the Makefile passes them with -overlay): today
+// internal/cpu's arm64 osInit, which reads ID_AA64ISAR0_EL1 so that Go's
+// AES, GHASH, SHA and CRC32 assembly is used (see cpu.go).
+//
 // Importing it (for side effects) is what makes a TamaGo program an EFI
 // application; build with GOOS=tamago GOARCH=arm64 and link with
 // -E _rt0_arm64_tamago.

@@ -67,6 +67,8 @@ func (p *efiPlatform) Banner() {
 		fmt.Printf("  image:    %d KiB at %#x, from %s\n", p.image.ImageSize>>10, p.image.ImageBase, p.image.FilePath)
 	}
 	fmt.Printf("  clock:    %s (%s)\n", time.Now().UTC().Format(time.RFC3339), p.clock)
+	cpu, isar := board.CPUFeatures()
+	fmt.Printf("  cpu:      %s (ID_AA64ISAR0_EL1 %#x)\n", cpu, isar)
 	if board.Secure() {
 		fmt.Println("  random:   EFI_RNG_PROTOCOL")
 	} else {
