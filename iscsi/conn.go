@@ -81,6 +81,9 @@ const (
 	txDataOut txKind = iota + 1
 	// txNOPReply: the NOP-Out a target's NOP-In ping asks for (RFC 7143 §11.18, §11.19).
 	txNOPReply
+	// txLogout: the Logout Request a target's Async logout request asks
+	// for (RFC 7143 §11.9.1, §11.14); nothing is sent after it.
+	txLogout
 )
 
 // txItem is work for the sender goroutine, queued by the reader (which must
@@ -123,6 +126,9 @@ type conn struct {
 	maxCmdSN uint32
 	statSN   uint32 // last StatSN seen
 	err      error
+	// loggingOut: the target asked for a logout; no new command may be
+	// sent on this connection.
+	loggingOut bool
 
 	dead       chan struct{} // closed by fail
 	readerDone chan struct{}

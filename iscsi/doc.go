@@ -57,7 +57,10 @@
 // error or a protocol violation ends the session; the unfinished part of
 // the operation is retried after a new login, at most MaxReconnects times
 // in a row (iPXE: 15 s per command, 10 reopen attempts). UNIT ATTENTION,
-// BUSY and TASK SET FULL are retried. Data returned is always what the
+// BUSY and TASK SET FULL are retried. A target's Async logout request is
+// answered with a Logout before the session is renewed. A Reject of a SCSI
+// command fails that command, except for a data digest error or "waiting
+// for logout", which are retried on a new session. Data returned is always what the
 // target sent for commands that completed with GOOD status and full
 // length, or an error.
 package iscsi

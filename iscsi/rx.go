@@ -185,9 +185,11 @@ func (c *conn) rxNOPIn(h *pdu.BHS) error {
 }
 
 // rxAsync handles an Async Message (RFC 7143 §11.9). A target that asks
-// for a logout or announces that it drops the connection ends it here; the
-// commands in flight are retried on a new session. SCSI events (sense data
-// in the segment) and vendor events are ignored.
+// for a logout gets one (honorLogoutRequest); one that announces it drops
+// the connection ends it here. Either way the commands in flight are
+// retried on a new session. SCSI events (sense data in the segment),
+// negotiation requests (we have nothing to renegotiate) and vendor events
+// are ignored.
 func (c *conn) rxAsync(h *pdu.BHS) error {
 	if err := c.r.Discard(); err != nil {
 		return err
@@ -198,7 +200,7 @@ func (c *conn) rxAsync(h *pdu.BHS) error {
 	c.mu.Unlock()
 	switch ev := h.AsyncEvent(); ev {
 	case pdu.AsyncLogoutRequest:
-		return &connError{fmt.Errorf("iscsi: target %s requested logout", c.portal)}
+		return c.honorLogoutRequest()
 	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
 		return &connError{fmt.Errorf("iscsi: target %s is dropping the connection (async event %d)", c.portal, ev)}
 	}
@@ -223,21 +225,64 @@ func (c *conn) rxReject(h *pdu.BHS) error {
 	t := c.lookup(rej.ITT())
 	c.mu.Unlock()
 	if t != nil && rej.Opcode() == pdu.OpSCSICmd {
-		t.err = fmt.Errorf("iscsi: target rejected command 0x%02x (reason 0x%02x)", rej.CDB()[0], reason)
+		err := fmt.Errorf("iscsi: target rejected command 0x%02x (reason 0x%02x)", rej.CDB()[0], reason)
+		switch reason {
+		case pdu.RejectDataDigest, pdu.RejectWaitingForLogout:
+			// The target dropped the command for a digest error in its
+			// immediate data, to be retried (§7.8), or takes no more
+			// before we log out (§11.9.1). At ERL 0 a command is
+			// redone on a new session.
+			err = &connError{err}
+		}
+		t.err = err
 		c.complete(t)
 		return nil
 	}
 	return c.protocolError("target rejected our %v (reason 0x%02x)", rej.Opcode(), reason)
 }
 
-// rxLogoutResponse wakes logout (RFC 7143 §11.15).
+// rxLogoutResponse wakes logout (RFC 7143 §11.15), or ends the connection
+// after a logout the target asked for.
 func (c *conn) rxLogoutResponse(h *pdu.BHS) error {
 	if err := c.r.Discard(); err != nil {
 		return err
+	}
+	c.mu.Lock()
+	requested := c.loggingOut
+	c.mu.Unlock()
+	if requested {
+		return &connError{fmt.Errorf("iscsi: logged out of %s at its request", c.portal)}
 	}
 	select {
 	case c.logoutCh <- struct{}{}:
 	default:
 	}
+	return nil
+}
+
+// honorLogoutRequest answers a target's Async logout request (RFC 7143
+// §11.9.1: the initiator MUST log out as early as possible, within
+// Parameter3 seconds, and SHOULD NOT issue new commands on the connection).
+// From now on no command gets a CmdSN on this connection; the sender
+// writes a Logout Request (close the session) and then nothing more. The
+// connection ends with the Logout Response (rxLogoutResponse), or after
+// CommandTimeout without one; commands the target did not complete by then
+// are retried on a new session.
+func (c *conn) honorLogoutRequest() error {
+	c.mu.Lock()
+	already := c.loggingOut
+	c.loggingOut = true
+	c.mu.Unlock()
+	if already {
+		return nil
+	}
+	select {
+	case c.txq <- txItem{kind: txLogout}:
+	default:
+		return &connError{fmt.Errorf("iscsi: target %s requested logout", c.portal)}
+	}
+	time.AfterFunc(c.s.CommandTimeout, func() {
+		c.fail(&connError{fmt.Errorf("iscsi: %s requested logout but did not answer ours within %v", c.portal, c.s.CommandTimeout)})
+	})
 	return nil
 }

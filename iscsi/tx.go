@@ -105,6 +105,7 @@ func (c *conn) buildCommand(t *task, cmd *command) (immediate []byte, unsolicite
 // §4.2.2.1: a non-immediate command may be sent only while CmdSN <=
 // MaxCmdSN), then numbers h with it and acknowledges status with
 // ExpStatSN. c.cmdMu must be held, so that commands leave in CmdSN order.
+// After a target's logout request it waits for the connection to end.
 func (c *conn) takeCmdSN(ctx context.Context, h *pdu.BHS) error {
 	for {
 		c.mu.Lock()
@@ -113,7 +114,7 @@ func (c *conn) takeCmdSN(ctx context.Context, h *pdu.BHS) error {
 			c.mu.Unlock()
 			return err
 		}
-		if snLE(c.cmdSN, c.maxCmdSN) {
+		if snLE(c.cmdSN, c.maxCmdSN) && !c.loggingOut {
 			h.SetCmdSN(c.cmdSN)
 			c.cmdSN++
 			h.SetExpStatSN(c.statSN + 1)
@@ -236,14 +237,21 @@ func (c *conn) sendLoop() {
 		defer tk.Stop()
 		tick = tk.C
 	}
+	loggedOut := false // a Logout Request was sent: nothing may follow it
 	for {
 		var err error
 		select {
 		case <-c.dead:
 			return
 		case it := <-c.txq:
-			err = c.sendQueued(&it)
+			if !loggedOut {
+				err = c.sendQueued(&it)
+				loggedOut = it.kind == txLogout
+			}
 		case now := <-tick:
+			if loggedOut {
+				continue
+			}
 			if c.pingOverdue(now) {
 				c.fail(&connError{fmt.Errorf("iscsi: %s does not answer NOP-Out pings", c.portal)})
 				return
@@ -269,6 +277,8 @@ func (c *conn) sendQueued(it *txItem) error {
 		// RFC 7143 §11.18: ITT 0xffffffff (no answer wanted), the
 		// NOP-In's TTT and LUN, its ping data echoed.
 		err = c.writeNOP(pdu.TagNone, it.ttt, it.lun, it.data)
+	case txLogout:
+		err = c.writeLogout()
 	}
 	if err == nil && len(c.txq) == 0 {
 		err = c.w.Flush()
@@ -316,6 +326,22 @@ func (c *conn) writeNOP(itt, ttt uint32, lun [8]byte, data []byte) error {
 	return c.w.Write(h, data)
 }
 
+// writeLogout writes an immediate Logout Request that closes the session
+// (RFC 7143 §11.14; immediate, so its CmdSN is not advanced); writeMu held.
+func (c *conn) writeLogout() error {
+	h := &c.txHdr
+	h.Reset()
+	h.SetOpcode(pdu.OpLogoutReq, true)
+	h.SetFlags(pdu.FlagFinal | pdu.LogoutCloseSession)
+	h.SetITT(logoutITT)
+	h.SetTTT(0) // CID 0 and reserved bytes
+	c.mu.Lock()
+	h.SetCmdSN(c.cmdSN)
+	h.SetExpStatSN(c.statSN + 1)
+	c.mu.Unlock()
+	return c.w.Write(h, nil)
+}
+
 // logout closes the session politely (RFC 7143 §11.14), waiting at most
 // timeout for the answer, then closes the connection.
 func (c *conn) logout(timeout time.Duration) error {
@@ -326,17 +352,9 @@ func (c *conn) logout(timeout time.Duration) error {
 	if c.isDead() {
 		return nil
 	}
-	var h pdu.BHS
-	h.SetOpcode(pdu.OpLogoutReq, true)
-	h.SetFlags(pdu.FlagFinal | pdu.LogoutCloseSession)
-	h.SetITT(logoutITT)
 	c.cmdMu.Lock()
-	c.mu.Lock()
-	h.SetCmdSN(c.cmdSN)
-	h.SetExpStatSN(c.statSN + 1)
-	c.mu.Unlock()
 	c.writeMu.Lock()
-	err := c.w.Write(&h, nil)
+	err := c.writeLogout()
 	if err == nil {
 		err = c.w.Flush()
 	}
