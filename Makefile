@@ -9,6 +9,7 @@
 #   make qemu                 build, then boot it under U-Boot in QEMU
 #   make test                 run every test (host, tgtd, QEMU)
 #   make vet                  gofmt + go vet for the host and for GOOS=tamago
+#   make bench                QEMU SAN data-path benchmark (SNP_ANCHOR_IPXE=snp.efi: beside iPXE)
 
 SHELL   := /bin/bash
 GO      ?= go
@@ -32,7 +33,7 @@ LDFLAGS := -s -w -buildid= -B none -E _rt0_arm64_tamago -R 0x1000 -X main.versio
 LOW     := 0x50010000
 HIGH    := 0x60010000
 
-.PHONY: all snp-go.efi efi qemu test test-host vet tamago-check clean
+.PHONY: all snp-go.efi efi qemu test test-host vet bench tamago-check clean
 all: efi
 
 tamago-check:
@@ -81,6 +82,14 @@ qemu: efi
 
 test:
 	$(GO) test -count=1 -timeout 60m -p 1 ./...
+
+# Benchmarks: the host ones (receive path, TCP, cache, iSCSI; -benchmem),
+# then the QEMU SAN boot beside iPXE (BenchmarkQEMUSAN, once: it runs its
+# own rounds; SNP_ANCHOR_IPXE, SNP_BENCH_ROUNDS, SNP_BENCH_PROFILE).
+BENCH ?= .
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -timeout 30m -p 1 $$($(GO) list ./... | grep -v '/cmd/snp-go$$')
+	$(GO) test -v -run '^$$' -bench 'QEMU' -benchtime 1x -timeout 60m ./cmd/snp-go
 
 vet:
 	@f=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$f" || { echo "gofmt needed: $$f"; exit 1; }

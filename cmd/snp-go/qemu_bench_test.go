@@ -1,0 +1,329 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snp-go/snp-go/lab"
+	"github.com/snp-go/snp-go/lab/bootdisk"
+	"github.com/snp-go/snp-go/lab/tcgprof"
+	"github.com/snp-go/snp-go/lab/tgt"
+)
+
+// BenchmarkQEMUSAN measures the SAN boot data path in the QEMU lab (run it
+// with `make bench`). With SNP_ANCHOR_IPXE set to an iPXE snp.efi it runs
+// that binary beside snp-go, alternating, on identical disks, target and
+// script (iPXE runs autoexec.ipxe from its own volume: DHCP, iSCSI login
+// with mutual CHAP, sanboot), and reports both and their ratio; without it,
+// snp-go alone. Each round boots each program twice:
+//   - boot: the lab's Grub + Linux disk, plain QEMU: wall seconds from
+//     bootefi to the Linux marker;
+//   - read: the same disk with a 64 MiB file that Grub reads through Block
+//     IO before Linux, under the instruction-count plugin (lab/tcgprof) and
+//     a pcap of the user-mode network: MB/s, and per frame received during
+//     the read the guest instructions spent in the application itself and
+//     in everything else (U-Boot's SNP and virtio-net, Grub), and the frames
+//     the guest sent (ACKs) per frame received.
+//
+// SNP_BENCH_ROUNDS sets the rounds (default 3; medians are reported);
+// SNP_BENCH_PROFILE=N logs snp-go's top N functions during the read.
+func BenchmarkQEMUSAN(b *testing.B) {
+	lab.SkipIfMissing(b)
+	plain := bootdisk.Need(b, bootdisk.Options{})
+	big := bootdisk.Need(b, bootdisk.Options{BigSize: 64 << 20})
+	d := tgt.StartT(b, tgt.Options{})
+	for i, img := range []*bootdisk.Image{plain, big} {
+		if _, err := d.AddTarget(tgt.Target{
+			IQN:      fmt.Sprintf("%s%d", sanIQN, i),
+			LUNs:     []tgt.LUN{{Path: img.Path}},
+			Incoming: &tgt.Account{User: sanUser, Password: sanSecret},
+			Outgoing: &tgt.Account{User: sanRevUser, Password: sanRevSecret},
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// One script for both programs: iPXE cannot describe the SAN to the OS
+	// under U-Boot (no ACPI table protocol), so --no-describe. The target
+	// (plain or big disk) is the setting "disk", set on the U-Boot side
+	// through a one-line script on the program's volume.
+	script := func(i int) []byte {
+		return []byte(fmt.Sprintf("#!ipxe\ndhcp\nset username %s\nset password %s\nset reverse-username %s\nset reverse-password %s\nsanboot --no-describe %s\n",
+			sanUser, sanSecret, sanRevUser, sanRevSecret, d.RootPath("10.0.2.2", fmt.Sprintf("%s%d", sanIQN, i), 1)))
+	}
+	dir := b.TempDir()
+	snp := &benchProgram{name: "snp-go", file: "snp-go.efi"}
+	for i := range 2 {
+		efi := lab.NeedEFI(b, lab.EFIBuild{Embed: writeFile(b, fmt.Sprintf("bench%d.ipxe", i), script(i))})
+		snp.disks[i] = map[string]lab.File{"/snp-go.efi": lab.HostFile(efi)}
+		if elf := efi + ".build/snp-go-0x50010000.elf"; i == 1 && fileExists(elf) {
+			g, err := tcgprof.OpenGoImage(elf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			snp.image = g
+		}
+	}
+	progs := []*benchProgram{snp}
+	if a := os.Getenv("SNP_ANCHOR_IPXE"); a != "" {
+		if !fileExists(a) {
+			b.Fatalf("SNP_ANCHOR_IPXE=%s: no such file", a)
+		}
+		p := &benchProgram{name: "iPXE", file: "snp.efi"}
+		for i := range 2 {
+			p.disks[i] = map[string]lab.File{"/snp.efi": lab.HostFile(a), "/autoexec.ipxe": lab.Bytes(script(i))}
+		}
+		progs = append(progs, p)
+	} else {
+		b.Log("SNP_ANCHOR_IPXE not set: measuring snp-go alone")
+	}
+	for _, p := range progs {
+		for i, files := range p.disks {
+			p.paths[i] = filepath.Join(dir, fmt.Sprintf("%s-%d.img", p.name, i))
+			if err := lab.BuildDisk(p.paths[i], lab.Disk{Files: files}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	so, err := tcgprof.Build(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rounds := 3
+	if s := os.Getenv("SNP_BENCH_ROUNDS"); s != "" {
+		if rounds, err = strconv.Atoi(s); err != nil || rounds < 1 {
+			b.Fatalf("SNP_BENCH_ROUNDS=%q: want a positive number", s)
+		}
+	}
+	top, _ := strconv.Atoi(os.Getenv("SNP_BENCH_PROFILE"))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for r := 0; r < rounds; r++ {
+			for _, p := range progs {
+				run := filepath.Join(dir, fmt.Sprintf("%s-%d", p.name, r))
+				boot, err := p.boot(plain, run+"-boot")
+				if err != nil {
+					b.Fatalf("%s, round %d, boot: %v", p.name, r+1, err)
+				}
+				res, err := p.read(big, so, run+"-read")
+				if err != nil {
+					b.Fatalf("%s, round %d, read: %v", p.name, r+1, err)
+				}
+				res.bootSec = boot
+				b.Logf("%s round %d: %s", p.name, r+1, res)
+				p.results = append(p.results, res)
+			}
+		}
+	}
+	b.StopTimer()
+	var lines []string
+	for _, p := range progs {
+		m := p.median()
+		lines = append(lines, fmt.Sprintf("%-7s %s", p.name, m))
+		b.ReportMetric(m.bootSec, p.name+"-boot-s")
+		b.ReportMetric(m.readMBps, p.name+"-read-MB/s")
+		b.ReportMetric(m.appPerFrame, p.name+"-app-insn/frame")
+		if p.image != nil && top > 0 {
+			last := p.results[len(p.results)-1]
+			funcs, _ := p.image.Funcs(last.readCounts, last.loadBase, imageBase)
+			var t strings.Builder
+			for _, f := range tcgprof.Top(funcs, top) {
+				fmt.Fprintf(&t, "\n  %6.0f insn/frame %5.1f%%  %s", float64(f.Count)/float64(last.frames.ToGuest), 100*float64(f.Count)/float64(last.app), f.Name)
+			}
+			fmt.Fprintf(&t, "\n  by package:")
+			for _, f := range tcgprof.Top(tcgprof.Packages(funcs), 15) {
+				fmt.Fprintf(&t, "\n  %6.0f insn/frame %5.1f%%  %s", float64(f.Count)/float64(last.frames.ToGuest), 100*float64(f.Count)/float64(last.app), f.Name)
+			}
+			b.Logf("%s: image at %#x, code ran at %#x-%#x; top %d functions during Grub's 64 MiB read (last round):%s", p.name, last.loadBase, last.codeLo, last.codeHi, top, t.String())
+		}
+	}
+	if len(progs) == 2 {
+		s, i := progs[0].median(), progs[1].median()
+		b.ReportMetric(s.bootSec/i.bootSec, "boot-ratio")
+		b.ReportMetric(s.readMBps/i.readMBps, "read-ratio")
+		lines = append(lines, fmt.Sprintf("snp-go/iPXE: bootefi->Linux %.2fx, Grub read %.2fx, app insn/frame %.2fx",
+			s.bootSec/i.bootSec, s.readMBps/i.readMBps, s.appPerFrame/i.appPerFrame))
+	}
+	b.Logf("medians of %d rounds:\n%s", rounds, strings.Join(lines, "\n"))
+}
+
+type benchProgram struct {
+	name, file string
+	disks      [2]map[string]lab.File // the program's volume for the plain and the big disk
+	paths      [2]string
+	image      *tcgprof.GoImage // snp-go's functions, for profiles
+	results    []benchResult
+}
+
+type benchResult struct {
+	bootSec, readMBps              float64
+	appPerFrame, firmwarePerFrame  float64
+	sentPerReceived, wallUsPerFram float64
+	frames                         lab.FrameCount
+	app                            uint64
+	readCounts                     tcgprof.Counts
+	loadBase                       uint64 // where the firmware loaded the image (snp-go's banner)
+	codeLo, codeHi                 uint64 // the application's code, as seen running
+}
+
+func (r benchResult) String() string {
+	return fmt.Sprintf("bootefi->Linux %.2f s, Grub read %.1f MB/s, %.0f app insn/frame, %.0f firmware insn/frame, %.2f frames sent/received, %.1f us/frame (%d frames)",
+		r.bootSec, r.readMBps, r.appPerFrame, r.firmwarePerFrame, r.sentPerReceived, r.wallUsPerFram, r.frames.ToGuest)
+}
+
+func (p *benchProgram) median() benchResult {
+	med := func(f func(benchResult) float64) float64 {
+		v := make([]float64, len(p.results))
+		for i, r := range p.results {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	return benchResult{
+		bootSec:          med(func(r benchResult) float64 { return r.bootSec }),
+		readMBps:         med(func(r benchResult) float64 { return r.readMBps }),
+		appPerFrame:      med(func(r benchResult) float64 { return r.appPerFrame }),
+		firmwarePerFrame: med(func(r benchResult) float64 { return r.firmwarePerFrame }),
+		sentPerReceived:  med(func(r benchResult) float64 { return r.sentPerReceived }),
+		wallUsPerFram:    med(func(r benchResult) float64 { return r.wallUsPerFram }),
+	}
+}
+
+var (
+	relocRE   = regexp.MustCompile(`relocaddr\s*=\s*(0x[0-9a-f]+)`)
+	imageRE   = regexp.MustCompile(`image:\s+\d+ KiB at (0x[0-9a-f]+)`)
+	sanBootRE = regexp.MustCompile(`Booting from SAN device 0x80`)
+)
+
+// boot boots the program on the plain disk and returns the seconds from
+// bootefi to the Linux marker.
+func (p *benchProgram) boot(img *bootdisk.Image, dir string) (float64, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	m, err := lab.Boot(lab.Config{Disks: []string{p.paths[0]}, Snapshot: true},
+		lab.Options{Log: filepath.Join(dir, "serial.log"), MaxRuntime: 10 * time.Minute})
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
+		return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+	}
+	loaded, err := m.Bootefi("0:1", p.file, 20*time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+	}
+	l, err := m.Expect(regexp.MustCompile(bootdisk.LinuxMarker+` \S+ `+img.Nonce), 5*time.Minute)
+	if err != nil {
+		return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+	}
+	return l.At.Sub(loaded.At).Seconds(), nil
+}
+
+// read boots the program on the big disk under the profiler and measures
+// Grub's read of the 64 MiB file.
+func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, error) {
+	var res benchResult
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return res, err
+	}
+	rec := tcgprof.NewRecorder(so, dir)
+	dump := lab.FrameDump(filepath.Join(dir, "n0.pcap"))
+	m, err := lab.Boot(lab.Config{Disks: []string{p.paths[1]}, Snapshot: true,
+		ExtraArgs: append(rec.Args(), dump.Args()...)}, lab.Options{Log: filepath.Join(dir, "serial.log"), MaxRuntime: 10 * time.Minute})
+	if err != nil {
+		return res, err
+	}
+	defer m.Close()
+	fail := func(err error) (benchResult, error) {
+		return res, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+	}
+	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
+		return fail(err)
+	}
+	out, err := m.Run("bdinfo", 10*time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	g := relocRE.FindStringSubmatch(out)
+	if g == nil {
+		return fail(fmt.Errorf("no relocaddr in bdinfo: %q", out))
+	}
+	uboot, _ := strconv.ParseUint(g[1], 0, 64)
+	before, err := rec.Snapshot(10 * time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := m.Bootefi("0:1", p.file, 20*time.Second); err != nil {
+		return fail(err)
+	}
+	if p.image != nil {
+		im, err := m.Expect(imageRE, time.Minute)
+		if err != nil {
+			return fail(err)
+		}
+		res.loadBase, _ = strconv.ParseUint(im.Groups[1], 0, 64)
+	}
+	if _, err := m.Expect(sanBootRE, 3*time.Minute); err != nil {
+		return fail(err)
+	}
+	// Until now only U-Boot and the application ran: the application's
+	// code is what ran in RAM below U-Boot's relocated copy.
+	atBoot, err := rec.Snapshot(10 * time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	lo, hi, ok := atBoot.Sub(before).Span(0x40000000, uboot)
+	if !ok {
+		return fail(fmt.Errorf("no code ran below U-Boot (relocaddr %#x) before the SAN boot", uboot))
+	}
+	lo &^= 0xfff
+	hi += 4096
+	res.codeLo, res.codeHi = lo, hi
+	var rm [2]lab.Match
+	var counts [2]tcgprof.Counts
+	var frames [2]lab.FrameCount
+	for i, marker := range []string{bootdisk.MarkerReadBegin, bootdisk.MarkerReadEnd} {
+		if rm[i], err = m.Expect(marker, 5*time.Minute); err != nil {
+			return fail(err)
+		}
+		if counts[i], err = rec.Snapshot(10 * time.Second); err != nil {
+			return fail(err)
+		}
+		if frames[i], err = dump.Count(); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := m.Expect(regexp.MustCompile(bootdisk.LinuxMarker+` \S+ `+img.Nonce), 5*time.Minute); err != nil {
+		return fail(err)
+	}
+	read := counts[1].Sub(counts[0])
+	res.readCounts = read
+	res.frames = frames[1].Sub(frames[0])
+	if res.frames.ToGuest == 0 {
+		return fail(fmt.Errorf("no frames reached the guest during Grub's read"))
+	}
+	n := float64(res.frames.ToGuest)
+	res.app = read.In(lo, hi)
+	el := rm[1].At.Sub(rm[0].At)
+	res.readMBps = float64(img.BigSize) / 1e6 / el.Seconds()
+	res.appPerFrame = float64(res.app) / n
+	res.firmwarePerFrame = float64(read.Total()-res.app) / n
+	res.sentPerReceived = float64(res.frames.FromGuest) / n
+	res.wallUsPerFram = float64(el.Microseconds()) / n
+	return res, nil
+}
+
+// imageBase is snp-go's ImageBase as linked (the Makefile's LOW text
+// address less the 64 KiB of PE headers and alignment; cmd/mkefi).
+const imageBase = 0x50000000
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
