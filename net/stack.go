@@ -20,12 +20,15 @@ import (
 )
 
 // Receive-window defaults. They come from measurements through U-Boot's SNP
-// (see /work/shared/notes/uefi-arm64.md, "network path"): U-Boot's
-// virtio-net receive ring holds 32 frames and the receive path dies for good
-// when it overflows. gVisor advertises about half of a connection's receive
-// buffer, so a 64 KiB buffer allows ~32 KiB (~23 full-size segments) in
-// flight: safe even with 100 ms polling pauses. The budget is shared by all
-// open TCP connections so that together they never exceed the ring.
+// (QEMU virtio-net): U-Boot's driver posts 32 receive buffers and never
+// notifies the device when it returns them, so when more than 32 frames
+// arrive between two polls the receive path dies for good (transmit keeps
+// working; a connection just goes silent). gVisor advertises about half of
+// a connection's receive buffer, so a 64 KiB buffer allows ~32 KiB (~23
+// full-size segments) in flight: measured safe even with 100 ms polling
+// pauses (128 KiB and more stalled). The budget is shared by all open TCP
+// connections so that together they never exceed the ring; snp-go uses
+// these defaults (its --tcp-window option changes both).
 const (
 	DefaultReceiveBuffer    = 64 << 10
 	DefaultReceiveBudget    = 64 << 10

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	snpnet "github.com/snp-go/snp-go/net"
 )
 
 // version is set by the Makefile (-X main.version=...).
@@ -28,7 +30,7 @@ func main() {
 	pingAddr := flags.String("ping", "", "net self-test: ping this IPv4 address")
 	fetchURL := flags.String("fetch", "", "net self-test: fetch this URL")
 	gcPercent := flags.Int("gc-percent", 100, "Go GC target percentage (debugging)")
-	rcvbuf := flags.Int("tcp-window", 32<<10, "TCP receive buffer per connection and in total (U-Boot's SNP loses its receive path for good when more than 32 frames arrive between polls)")
+	rcvbuf := flags.Int("tcp-window", snpnet.DefaultReceiveBudget, "TCP receive buffer per connection and in total: at most about half of it is in flight, and U-Boot's SNP loses its receive path for good when more than 32 frames arrive between polls")
 	root := flags.String("root", "", "iscsi self-test: iSCSI root path to read")
 	chunk := flags.Int("chunk", 1<<20, "iscsi self-test: bytes per read")
 	user := flags.String("username", "", "iscsi self-test: CHAP user")
