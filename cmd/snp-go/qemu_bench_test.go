@@ -33,7 +33,8 @@ import (
 //     the guest sent (ACKs) per frame received.
 //
 // SNP_BENCH_ROUNDS sets the rounds (default 3; medians are reported);
-// SNP_BENCH_PROFILE=N logs snp-go's top N functions during the read.
+// SNP_BENCH_PROFILE=N logs snp-go's top N functions during the read;
+// SNP_BENCH_BOOTARGS passes options to snp-go (e.g. --tcp-window=65536).
 func BenchmarkQEMUSAN(b *testing.B) {
 	lab.SkipIfMissing(b)
 	plain := bootdisk.Need(b, bootdisk.Options{})
@@ -217,6 +218,9 @@ func (p *benchProgram) boot(img *bootdisk.Image, dir string) (float64, error) {
 	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
 		return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
 	}
+	if err := p.setBootargs(m); err != nil {
+		return 0, err
+	}
 	loaded, err := m.Bootefi("0:1", p.file, 20*time.Second)
 	if err != nil {
 		return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
@@ -260,6 +264,9 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, e
 	uboot, _ := strconv.ParseUint(g[1], 0, 64)
 	before, err := rec.Snapshot(10 * time.Second)
 	if err != nil {
+		return fail(err)
+	}
+	if err := p.setBootargs(m); err != nil {
 		return fail(err)
 	}
 	if _, err := m.Bootefi("0:1", p.file, 20*time.Second); err != nil {
@@ -320,6 +327,17 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, e
 	res.sentPerReceived = float64(res.frames.FromGuest) / n
 	res.wallUsPerFram = float64(el.Microseconds()) / n
 	return res, nil
+}
+
+// setBootargs passes SNP_BENCH_BOOTARGS to snp-go as its load options
+// (U-Boot's bootargs), e.g. "--tcp-window=65536".
+func (p *benchProgram) setBootargs(m *lab.Machine) error {
+	a := os.Getenv("SNP_BENCH_BOOTARGS")
+	if a == "" || p.image == nil {
+		return nil
+	}
+	_, err := m.Run("setenv bootargs "+a, 5*time.Second)
+	return err
 }
 
 // imageBase is snp-go's ImageBase as linked (the Makefile's LOW text
