@@ -189,6 +189,14 @@ func dialAndLogin(ctx context.Context, s *settings, portal string) (*conn, error
 
 // start enters the full feature phase: digests on, goroutines running.
 func (c *conn) start() {
+	c.fullFeature()
+	go c.readLoop()
+	go c.sendLoop()
+}
+
+// fullFeature sets up the full feature phase: digests as negotiated, the
+// task slots and the channels (the fuzz test runs readOne on this alone).
+func (c *conn) fullFeature() {
 	c.r.HeaderDigest, c.r.DataDigest = c.p.headerDigest, c.p.dataDigest
 	c.w.HeaderDigest, c.w.DataDigest = c.p.headerDigest, c.p.dataDigest
 	c.r.MaxDataLen = c.p.maxRecvDSL
@@ -212,8 +220,6 @@ func (c *conn) start() {
 	// target that sends more is flooding us (rx.go).
 	c.txq = make(chan txItem, depth*max(1, c.p.maxOutstandingR2T)+8)
 	c.lastRecv.Store(time.Now().UnixNano())
-	go c.readLoop()
-	go c.sendLoop()
 }
 
 // fail kills the connection once: records err, wakes every waiter and
@@ -254,9 +260,12 @@ func (c *conn) quiesce() {
 	<-c.txDone
 }
 
-// serial arithmetic on 32-bit sequence numbers (RFC 1982, RFC 7143 §4.2.2.1).
-func snLT(a, b uint32) bool { return int32(a-b) < 0 }
-func snLE(a, b uint32) bool { return int32(a-b) <= 0 }
+// Serial number arithmetic on 32-bit sequence numbers (RFC 1982 §3.2,
+// RFC 7143 §4.2.2.1): a < b when b is 1 to 2^31-1 ahead. Two numbers
+// exactly 2^31 apart are not ordered (RFC 1982 leaves it undefined), so
+// neither is less than the other.
+func snLT(a, b uint32) bool { d := b - a; return d != 0 && d < 1<<31 }
+func snLE(a, b uint32) bool { return a == b || snLT(a, b) }
 
 // updateWindow applies ExpCmdSN/MaxCmdSN from a target PDU as RFC 7143
 // §4.2.2.1 says: a pair with MaxCmdSN < ExpCmdSN-1 is ignored, and each
