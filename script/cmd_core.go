@@ -18,8 +18,8 @@ func builtinCommands() []*Command {
 		{Name: "clear", Summary: "Clear a setting", Usage: "<setting>", Min: 1, Max: 1, Run: clearRun},
 		{Name: "read", Summary: "Read a setting from the console", Usage: "<setting>",
 			Options: []Option{{"timeout", 't', true}}, Min: 1, Max: 1, Run: readRun},
-		{Name: "show", Summary: "Show a setting (all settings without an argument)", Usage: "[<setting>]",
-			Options: []Option{{"quiet", 'q', false}, {"reveal", 'r', false}}, Max: 1, Run: showRun},
+		{Name: "show", Summary: "Show a setting", Usage: "<setting>",
+			Options: []Option{{"quiet", 'q', false}}, Extensions: []Option{{"reveal", 'r', false}}, Min: 1, Max: 1, Run: showRun},
 		{Name: "inc", Summary: "Increment a numeric setting", Usage: "<setting> [<increment>]", Min: 1, Max: 2, Run: incRun},
 		{Name: "isset", Summary: "Succeed if the value is not empty", Usage: "<value>", Min: 1, Max: 1, Run: issetRun},
 		{Name: "iseq", Summary: "Succeed if the values are equal", Usage: "<value1> <value2>", Min: 2, Max: 2, Run: iseqRun},
@@ -56,10 +56,10 @@ func echoRun(ctx context.Context, c *Call) error {
 func parseSetting(name string) (settings.Ref, error) {
 	r, err := settings.ParseName(name)
 	if err != nil {
-		return r, Errorf(ENOTSUP, "%q: invalid setting: %v", name, err)
+		return r, &Error{Errno: ENOTSUP, Err: fmt.Errorf("%q: invalid setting", name), Said: true}
 	}
 	if r.Key == "" {
-		return r, Errorf(EINVAL, "%q: invalid setting: empty name", name)
+		return r, saidf(EINVAL, "%q: invalid setting", name)
 	}
 	return r, nil
 }
@@ -67,13 +67,24 @@ func parseSetting(name string) (settings.Ref, error) {
 // store stores text as the setting r, with iPXE's message on failure.
 func (e *Engine) store(r settings.Ref, text string) error {
 	if err := e.Settings.Store(r, text); err != nil {
-		n := EINVAL
-		if errors.Is(err, settings.ErrNoScope) {
-			n = ENODEV
-		}
-		return &Error{Errno: n, Err: fmt.Errorf("Could not store %q: %w", r.Name, err)}
+		return storeError(r, err)
 	}
 	return nil
+}
+
+// storeError is iPXE's message for a setting that could not be stored:
+// EINVAL for text its type rejects, ENOTSUP for a type that cannot be
+// stored (busdevfn, or a non-numeric type for inc), ENODEV for a scope
+// that cannot hold it.
+func storeError(r settings.Ref, err error) error {
+	n := EINVAL
+	switch {
+	case errors.Is(err, settings.ErrNoScope):
+		n = ENODEV
+	case errors.Is(err, settings.ErrNoParse), errors.Is(err, errors.ErrUnsupported):
+		n = ENOTSUP
+	}
+	return saidf(n, "Could not store %q: %s", r.Name, n)
 }
 
 func setRun(ctx context.Context, c *Call) error {
@@ -147,28 +158,24 @@ func showRun(ctx context.Context, c *Call) error {
 			c.E.printf("%s = %s\n", v.Name(), text)
 		}
 	}
-	if len(c.Args) == 0 {
-		vals, err := c.E.Settings.List("")
-		if err != nil {
-			return err
-		}
-		for _, v := range vals {
-			show(v)
-		}
-		return nil
-	}
 	r, err := parseSetting(c.Args[0])
 	if err != nil {
 		return err
 	}
 	v, err := c.E.Settings.Fetch(r)
 	if err != nil {
-		return Errorf(ENOENT, "Could not find %q: %v", r.Name, err)
+		return saidf(ENOENT, "Could not find %q: %s", r.Name, ENOENT)
 	}
 	show(v)
 	return nil
 }
 
+// incRun adds to a numeric setting as iPXE's inc_exec does. The value's
+// type is the one named ("inc i:int32"), else the well-known setting's,
+// else the one it was stored with; a missing setting counts from 0 as
+// :int32. A value whose type is not an integer type (a string made by
+// "set i 0", an ipv4 address, hex bytes) cannot be counted: iPXE then
+// fails to store it ("Operation not supported") and leaves it alone.
 func incRun(ctx context.Context, c *Call) error {
 	r, err := parseSetting(c.Args[0])
 	if err != nil {
@@ -176,39 +183,32 @@ func incRun(ctx context.Context, c *Call) error {
 	}
 	inc := uint64(1)
 	if len(c.Args) > 1 {
-		n, err := settings.ParseInteger(c.Args[1])
+		n, err := parseInt(c.Args[1])
 		if err != nil {
-			return Errorf(EINVAL, "%q: invalid integer value", c.Args[1])
+			return err
 		}
-		inc = n
+		inc = uint64(uint32(n))
 	}
-	// A missing setting counts from 0 as :int32 (iPXE inc_exec). snp-go
-	// also counts a string setting that holds a number, such as one made
-	// with "set i 0", as :int32.
-	typ := settings.Int32
-	if r.Def != nil && r.Def.Type.IsNumeric() {
+	typ := r.Type
+	if typ == nil && r.Def != nil {
 		typ = r.Def.Type
 	}
 	var val uint64
 	if v, err := c.E.Settings.Fetch(r); err == nil {
-		if v.Type.IsNumeric() {
-			typ = v.Type
-			val, err = settings.Numeric(v.Raw, true)
-			if err != nil {
-				return Errorf(EINVAL, "%s: %v", r.Name, err)
-			}
-		} else {
-			text, _ := v.Format()
-			if val, err = settings.ParseInteger(text); err != nil {
-				return Errorf(EINVAL, "%s holds %q, not a number", r.Name, text)
+		typ = v.Type
+		if typ.IsNumeric() {
+			if val, err = settings.Numeric(v.Raw, typ.IsSigned()); err != nil {
+				val = 0 // too long for an integer: iPXE counts from 0
 			}
 		}
+	} else if typ == nil {
+		typ = settings.Int32
 	}
-	if r.Type != nil && r.Type.IsNumeric() {
-		typ = r.Type
+	if !typ.IsNumeric() {
+		return storeError(r, errors.ErrUnsupported)
 	}
 	if err := c.E.Settings.StoreRaw(r, typ.Encode(val+inc), typ); err != nil {
-		return Errorf(EINVAL, "Could not store %q: %v", r.Name, err)
+		return storeError(r, err)
 	}
 	return nil
 }
@@ -244,11 +244,8 @@ func promptRun(ctx context.Context, c *Call) error {
 			return err
 		}
 	}
-	text := strings.Join(c.Args, " ")
-	if text == "" {
-		text = "Press any key to continue"
-	}
-	return c.E.prompt(ctx, text, timeout, want)
+	// Without text iPXE prints nothing and only waits.
+	return c.E.prompt(ctx, strings.Join(c.Args, " "), timeout, want)
 }
 
 // prompt shows text, waits for a key (for timeout, 0: forever) and erases

@@ -53,10 +53,11 @@ func menuRun(ctx context.Context, c *Call) error {
 func (e *Engine) findMenu(name string) (*menu, error) {
 	m, ok := e.menus[name]
 	if !ok {
+		// iPXE's words (menus and forms are its "user interfaces").
 		if name == "" {
-			return nil, Errorf(ENOENT, "No default menu: create one with \"menu\"")
+			return nil, saidf(ENOENT, "No default user interface")
 		}
-		return nil, Errorf(ENOENT, "%q: no such menu", name)
+		return nil, saidf(ENOENT, "%q: no such user interface", name)
 	}
 	return m, nil
 }

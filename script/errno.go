@@ -102,7 +102,12 @@ type Error struct {
 	// Quiet errors are expected outcomes (isset, iseq, exit N) that the
 	// executor does not print.
 	Quiet bool
-	exit  bool // the status of `exit N`
+	// Said errors are failures iPXE reports with a message of its own
+	// ("Could not store "x": ...", "\"abc\": invalid integer value"):
+	// the executor prints Err's text alone on a line, as iPXE does,
+	// instead of its usual report.
+	Said bool
+	exit bool // the status of `exit N`
 }
 
 func (e *Error) Error() string {
@@ -117,6 +122,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf returns an *Error with code n and a formatted message.
 func Errorf(n Errno, format string, a ...any) error {
 	return &Error{Errno: n, Err: fmt.Errorf(format, a...)}
+}
+
+// saidf returns a Said *Error: its message is printed as iPXE prints it.
+func saidf(n Errno, format string, a ...any) error {
+	return &Error{Errno: n, Err: fmt.Errorf(format, a...), Said: true}
 }
 
 func quietError(n Errno, format string, a ...any) error {
@@ -166,4 +176,9 @@ func StatusOf(err error) Errno {
 func isQuiet(err error) bool {
 	var se *Error
 	return errors.As(err, &se) && se.Quiet
+}
+
+func isSaid(err error) bool {
+	var se *Error
+	return errors.As(err, &se) && se.Said
 }

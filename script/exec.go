@@ -195,7 +195,7 @@ func (e *Engine) execv(ctx context.Context, argv []string) error {
 	cmd, ok := e.commands[argv[0]]
 	var err error
 	if !ok {
-		err = Errorf(ENOEXEC, "%s: command not found", argv[0])
+		err = saidf(ENOEXEC, "%s: command not found", argv[0])
 	} else {
 		err = e.runCommand(ctx, cmd, argv)
 	}
@@ -244,6 +244,10 @@ func (e *Engine) report(argv []string, err error) {
 		return
 	}
 	msg := err.Error()
+	if isSaid(err) {
+		e.printf("%s\n", msg)
+		return
+	}
 	name := ""
 	if len(argv) > 0 {
 		name = argv[0]
@@ -306,7 +310,7 @@ func (e *Engine) RunScript(ctx context.Context, name string, data []byte) error 
 		}
 		if e.shellStopped(stopSequence) || err != nil {
 			if err != nil {
-				if isQuiet(err) && StatusOf(err) != 0 && !isExit(err) {
+				if (isQuiet(err) || isSaid(err)) && StatusOf(err) != 0 && !isExit(err) {
 					e.printf("%s:%d: script stopped: %q failed [%s]\n", name, l.Num, strings.TrimSpace(l.Command), StatusOf(err))
 				}
 				err = &ScriptError{Script: name, Line: l.Num, Command: strings.TrimSpace(l.Command), Err: err}
@@ -335,7 +339,7 @@ func (e *Engine) gotoLabel(label string) error {
 		return Errorf(ENOTTY, "Not in a script")
 	}
 	for i := range f.lines {
-		if f.lines[i].Label == label && !f.lines[i].Unterminated {
+		if f.lines[i].HasLabel && f.lines[i].Label == label && !f.lines[i].Unterminated {
 			f.pc = i
 			e.shellStop(stopCommand)
 			return nil

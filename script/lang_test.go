@@ -19,8 +19,9 @@ func TestParseScript(t *testing.T) {
 		{"CRLF", "a\r\nb\r\n", []Line{{Num: 1, Command: "a"}, {Num: 2, Command: "b"}}},
 		{"continuation", "echo a \\\n  b\\\nc\nd", []Line{{Num: 1, Command: "echo a   bc"}, {Num: 4, Command: "d"}}},
 		{"continuation CRLF", "echo a\\\r\nb\r\n", []Line{{Num: 1, Command: "echo ab"}}},
-		{"label", ":start\n  :indented echo x\n", []Line{{Num: 1, Label: "start"}, {Num: 2, Label: "indented", Command: "echo x"}}},
-		{"label with tab", ":l\techo y", []Line{{Num: 1, Label: "l", Command: "echo y"}}},
+		{"label", ":start\n  :indented echo x\n", []Line{{Num: 1, Label: "start", HasLabel: true}, {Num: 2, Label: "indented", HasLabel: true, Command: "echo x"}}},
+		{"bare colon", "echo a\n:\n: echo b\n", []Line{{Num: 1, Command: "echo a"}, {Num: 2, HasLabel: true}, {Num: 3, HasLabel: true, Command: "echo b"}}},
+		{"label with tab", ":l\techo y", []Line{{Num: 1, Label: "l", HasLabel: true, Command: "echo y"}}},
 		{"empty lines", "\n\n", []Line{{Num: 1}, {Num: 2}}},
 		{"unterminated", "echo a\nb \\", []Line{{Num: 1, Command: "echo a"}, {Num: 2, Command: "b ", Unterminated: true}}},
 	}
@@ -92,7 +93,7 @@ func TestLanguage(t *testing.T) {
 		{"set without value clears", "set a 1\nset a\nisset ${a} || echo cleared\n", "cleared\n", 0},
 		{"clear", "set a 1\nclear a\necho [${a}]\n", "[]\n", 0},
 		{"typed set", "set n:int32 0x10\necho ${n} ${n:hex} ${n:uint8}\n", "16 00:00:00:10 0x10\n", 0},
-		{"set invalid ipv4 fails", "set ip nonsense\necho not reached\n", "", EINVAL},
+		{"set invalid ipv4 fails", "set ip nonsense\necho not reached\n", "Could not store \"ip\": Invalid argument (0x1c000082)\n", EINVAL},
 		{"or on failure", "isset ${x} || echo fallback\necho next\n", "fallback\nnext\n", 0},
 		{"or on success", "isset yes || echo fallback\necho next\n", "next\n", 0},
 		{"and on success", "isset yes && echo then\n", "then\n", 0},
@@ -117,9 +118,10 @@ func TestLanguage(t *testing.T) {
 		{"exit status", "exit 3\n", "", Errno(3)},
 		{"exit status in errno", "exit 0x2a || echo never\n", "", Errno(0x2a)},
 		{"inc default", "inc c\ninc c 5\necho ${c}\n", "6\n", 0},
-		{"inc string number", "set c 41\ninc c\necho ${c}\n", "42\n", 0},
-		{"inc non-number", "set c abc\ninc c\n", "", EINVAL},
-		{"command not found", "nosuchcommand\n", "", ENOEXEC},
+		{"inc string number", "set c 41\ninc c || echo ${c}\n", "Could not store \"c\": Operation not supported (0x3c000083)\n41\n", 0},
+		{"inc non-number", "set c abc\ninc c\n", "Could not store \"c\": Operation not supported (0x3c000083)\n", ENOTSUP},
+		{"inc named type", "set c 5\ninc c:int32\necho ${c}\n", "54\n", 0},
+		{"command not found", "nosuchcommand\n", "nosuchcommand: command not found\n", ENOEXEC},
 		{"unknown option", "echo --bogus\n", "", EINVAL},
 		{"too few arguments", "iseq a\n", "", ERANGE},
 		{"too many arguments", "isset a b\n", "", ERANGE},
@@ -130,7 +132,10 @@ func TestLanguage(t *testing.T) {
 		{"show", "set greeting hi\nshow greeting\nshow -q greeting\n", "greeting:string = hi\nhi\n", 0},
 		{"show password hidden", "set password s3cret\nshow password\nshow --reveal password\n",
 			"password:string = <hidden>\npassword:string = s3cret\n", 0},
-		{"show missing", "show nosuch\n", "", ENOENT},
+		{"show missing", "show nosuch\n", "Could not find \"nosuch\": No such file or directory (0x2d00008e)\n", ENOENT},
+		{"show needs a setting", "show\n", "", ERANGE},
+		{"goto empty label", "goto ${nothing}\necho skipped\n:\necho bare\n", "bare\n", 0},
+		{"goto empty label missing", "goto ${nothing}\necho not reached\n", "", ENOENT},
 		{"scoped", "set net0/ip 10.1.1.1\necho ${net0/ip} ${ip}\n", "10.1.1.1 10.1.1.1\n", 0},
 		{"builtins", "echo ${platform} ${buildarch} ${version}\n", "efi arm64 test\n", 0},
 		{"time", "time echo x\n", "x\ntime: 0.", 0},
@@ -161,7 +166,7 @@ func stripReports(out string) string {
 			continue
 		}
 		if strings.HasPrefix(l, "Usage:") || strings.HasPrefix(l, "Unrecognised option") {
-			for i < len(lines) && !strings.HasPrefix(lines[i], "Type \"help\"") {
+			for i < len(lines) && !strings.HasPrefix(lines[i], "See https://ipxe.org/cmd/") {
 				i++
 			}
 			continue
@@ -196,7 +201,7 @@ func TestErrorsNameScriptLineAndCommand(t *testing.T) {
 	// Command not found names the command.
 	te = newTestEnv()
 	out, _, _ = te.run("frobnicate now\n")
-	if want := "test.ipxe:1: frobnicate: command not found"; !strings.Contains(out, want) {
+	if want := "frobnicate: command not found\ntest.ipxe:1: script stopped: \"frobnicate now\" failed"; !strings.Contains(out, want) {
 		t.Errorf("output %q; want %q", out, want)
 	}
 }

@@ -23,9 +23,13 @@ type Command struct {
 	Summary string
 	Usage   string // arguments after the options, as iPXE prints them
 	Options []Option
-	Min     int // minimum number of arguments after the options
-	Max     int // maximum, -1 for no limit
-	Run     func(ctx context.Context, c *Call) error
+	// Extensions are options snp-go adds to an iPXE command (show
+	// --reveal). They parse like Options but stay out of the usage text,
+	// which therefore reads as iPXE's.
+	Extensions []Option
+	Min        int // minimum number of arguments after the options
+	Max        int // maximum, -1 for no limit
+	Run        func(ctx context.Context, c *Call) error
 }
 
 // Call is one invocation of a command: its parsed options and arguments.
@@ -57,12 +61,15 @@ func (c *Call) Timeout(long string) (time.Duration, error) {
 	return time.Duration(n) * time.Millisecond, err
 }
 
+// parseInt parses an integer argument as iPXE's parse_integer does:
+// strtoul base 0 (so "0x" is 0) into an unsigned int, the value
+// truncated to 32 bits without a range check.
 func parseInt(s string) (int, error) {
 	v, err := settings.ParseInteger(s)
-	if err != nil || v > 1<<31-1 {
-		return 0, Errorf(EINVAL, "%q: invalid integer value", s)
+	if err != nil {
+		return 0, saidf(EINVAL, "%q: invalid integer value", s)
 	}
-	return int(v), nil
+	return int(uint32(v)), nil
 }
 
 // parseKey reads a --key value as iPXE's parse_key does: a single
@@ -88,7 +95,7 @@ func (cmd *Command) usage() string {
 	if cmd.Usage != "" {
 		b.WriteString(" " + cmd.Usage)
 	}
-	b.WriteString("\n\nType \"help\" for the list of commands.\n")
+	fmt.Fprintf(&b, "\n\nSee https://ipxe.org/cmd/%s for further information\n", cmd.Name)
 	return b.String()
 }
 
@@ -175,18 +182,22 @@ func (cmd *Command) parse(e *Engine, argv []string) (*Call, error) {
 }
 
 func (cmd *Command) long(name string) *Option {
-	for i := range cmd.Options {
-		if cmd.Options[i].Long == name {
-			return &cmd.Options[i]
+	for _, opts := range [][]Option{cmd.Options, cmd.Extensions} {
+		for i := range opts {
+			if opts[i].Long == name {
+				return &opts[i]
+			}
 		}
 	}
 	return nil
 }
 
 func (cmd *Command) short(s byte) *Option {
-	for i := range cmd.Options {
-		if cmd.Options[i].Short == s {
-			return &cmd.Options[i]
+	for _, opts := range [][]Option{cmd.Options, cmd.Extensions} {
+		for i := range opts {
+			if opts[i].Short == s {
+				return &opts[i]
+			}
 		}
 	}
 	return nil

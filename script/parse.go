@@ -8,9 +8,12 @@ import (
 // Line is one logical script line: physical lines joined by trailing
 // backslashes, split into an optional ":label" and a command.
 type Line struct {
-	Num     int    // 1-based number of the first physical line
-	Label   string // label without ':', or ""
-	Command string // the command text (may be empty)
+	Num   int    // 1-based number of the first physical line
+	Label string // label without ':' ("" for a bare ':' line)
+	// HasLabel is set on a line that starts with ':', even a bare ':'
+	// whose label is empty: `goto ${unset}` jumps there, as in iPXE.
+	HasLabel bool
+	Command  string // the command text (may be empty)
 	// Unterminated is set on a last line that ends in a backslash: iPXE
 	// fails when it reaches it.
 	Unterminated bool
@@ -65,9 +68,9 @@ func splitLabel(num int, s string) Line {
 	cmd = cmd[1:]
 	end := strings.IndexAny(cmd, " \t\n\v\f\r")
 	if end < 0 {
-		return Line{Num: num, Label: cmd}
+		return Line{Num: num, Label: cmd, HasLabel: true}
 	}
-	return Line{Num: num, Label: cmd[:end], Command: cmd[end+1:]}
+	return Line{Num: num, Label: cmd[:end], HasLabel: true, Command: cmd[end+1:]}
 }
 
 func isSpace(c byte) bool {

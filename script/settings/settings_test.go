@@ -30,7 +30,16 @@ func TestTypeRoundTrip(t *testing.T) {
 		{UUID, "01234567-89ab-cdef-0123-456789abcdef",
 			[]byte{1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}, ""},
 		{Uint8, "200", []byte{200}, "0xc8"},
-		{Uint8, "0", []byte{0}, "0"},
+		{Uint8, "0", []byte{0}, "0x0"},
+		{Int32, "0x", []byte{0, 0, 0, 0}, "0"},
+		{Uint8, "256", []byte{0}, "0x0"},
+		{Uint16, "-1", []byte{0xff, 0xff}, "0xffff"},
+		{Uint32, "18446744073709551617", []byte{0, 0, 0, 1}, "0x1"},
+		{Uint32, " +7", []byte{0, 0, 0, 7}, "0x7"},
+		{UUID, "0123456789abcdef0123456789ABCDEF",
+			[]byte{1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}, "01234567-89ab-cdef-0123-456789abcdef"},
+		{GUID, "01234567-89ab-cdef-0123-456789abcdef",
+			[]byte{0x67, 0x45, 0x23, 0x01, 0xab, 0x89, 0xef, 0xcd, 1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}, ""},
 		{Uint16, "0x1234", []byte{0x12, 0x34}, ""},
 		{Uint32, "4294967295", []byte{0xff, 0xff, 0xff, 0xff}, "0xffffffff"},
 		{Int8, "-1", []byte{0xff}, ""},
@@ -68,8 +77,9 @@ func TestTypeParseErrors(t *testing.T) {
 		{HexHyp, "00:11"}, {HexRaw, "abc"},
 		{Base64, "!!"},
 		{UUID, "0123"}, {UUID, "01234567-89ab-cdef-0123-456789abcdeg"},
-		{Uint8, "x"}, {Int32, "0x"}, {Int32, "12a"}, {Int32, ""}, {Uint32, "08"},
-		{Uint32, "99999999999999999999999"},
+		{UUID, "01234567--89ab-cdef-0123-456789abcdef"}, {UUID, "0123456789abcdef0123456789abcdef01"},
+		{GUID, "0123"},
+		{Uint8, "x"}, {Int32, "0xg"}, {Int32, "12a"}, {Int32, ""}, {Uint32, "08"}, {Int8, "1 2"},
 	}
 	for _, tc := range tests {
 		if raw, err := tc.typ.Parse(tc.text); !errors.Is(err, ErrInvalid) {
@@ -78,6 +88,9 @@ func TestTypeParseErrors(t *testing.T) {
 	}
 	if s, err := IPv4.Format([]byte{1, 2}); err == nil {
 		t.Errorf("IPv4.Format(2 bytes) = %q; want error", s)
+	}
+	if raw, err := BusDevFn.Parse("00:01.0"); !errors.Is(err, ErrNoParse) {
+		t.Errorf("BusDevFn.Parse = %x, %v; want ErrNoParse", raw, err)
 	}
 	if s, err := UUID.Format([]byte{1}); err == nil {
 		t.Errorf("UUID.Format(1 byte) = %q; want error", s)
@@ -103,7 +116,9 @@ func TestNumericWidths(t *testing.T) {
 		{Int32, []byte{0xff}, "-1"},
 		{Uint32, []byte{0xff}, "0xff"},
 		{Int8, []byte{0x01, 0x00}, "256"},
-		{Uint16, nil, "0"},
+		{Uint16, nil, "0x0"},
+		{BusDevFn, []byte{0x02, 0x13}, "0000:02:02.3"},
+		{BusDevFn, []byte{0x00, 0x01, 0x02, 0x13}, "0001:02:02.3"},
 	}
 	for _, tc := range tests {
 		if got, err := tc.typ.Format(tc.raw); err != nil || got != tc.want {

@@ -13,7 +13,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
 	"strings"
 )
@@ -35,9 +34,20 @@ type Type struct {
 // the types `inc` can count with.
 func (t *Type) IsNumeric() bool { return t.width != 0 }
 
+// IsSigned reports whether t is a signed integer type.
+func (t *Type) IsSigned() bool { return t.signed }
+
 // ErrInvalid is returned (wrapped) when text does not parse as the
 // requested type or raw bytes do not fit it.
 var ErrInvalid = errors.New("invalid value for setting type")
+
+// ErrNoParse is returned (wrapped) by Parse of a type that only formats
+// values (busdevfn, as in iPXE): text cannot be stored as it.
+var ErrNoParse = errors.New("setting type cannot be parsed from text")
+
+func noParse(name string) func(string) ([]byte, error) {
+	return func(string) ([]byte, error) { return nil, fmt.Errorf("%w: %s", ErrNoParse, name) }
+}
 
 func invalid(t, format string, a ...any) error {
 	return fmt.Errorf("%w %s: %s", ErrInvalid, t, fmt.Sprintf(format, a...))
@@ -53,6 +63,8 @@ var (
 	HexRaw    = &Type{Name: "hexraw", Parse: hexParser(0), Format: hexFormatter(0)}
 	Base64    = &Type{Name: "base64", Parse: parseBase64, Format: formatBase64}
 	UUID      = &Type{Name: "uuid", Parse: parseUUID, Format: formatUUID}
+	GUID      = &Type{Name: "guid", Parse: parseGUID, Format: formatGUID}
+	BusDevFn  = &Type{Name: "busdevfn", Parse: noParse("busdevfn"), Format: formatBusDevFn}
 	Int8      = intType("int8", 1, true)
 	Int16     = intType("int16", 2, true)
 	Int32     = intType("int32", 4, true)
@@ -61,7 +73,7 @@ var (
 	Uint32    = intType("uint32", 4, false)
 )
 
-var types = []*Type{String, URIString, IPv4, Hex, HexHyp, HexRaw, Base64, UUID,
+var types = []*Type{String, URIString, IPv4, Hex, HexHyp, HexRaw, Base64, UUID, GUID, BusDevFn,
 	Int8, Int16, Int32, Uint8, Uint16, Uint32}
 
 // TypeByName returns the type called name, or nil.
@@ -213,12 +225,25 @@ func parseBase64(s string) ([]byte, error) {
 
 func formatBase64(raw []byte) (string, error) { return base64.StdEncoding.EncodeToString(raw), nil }
 
-// parseUUID accepts the 8-4-4-4-12 hex form (RFC 9562 §4).
+// parseUUID accepts 32 hex digits, a '-' allowed between any two bytes
+// (iPXE uuid_aton: hex_decode with an optional '-' separator), so both
+// the 8-4-4-4-12 form (RFC 9562 §4) and bare hex work.
 func parseUUID(s string) ([]byte, error) {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return nil, invalid("uuid", "%q is not of the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", s)
+	var out []byte
+	for i := 0; i < len(s); {
+		if len(out) > 0 && s[i] == '-' {
+			i++
+		}
+		if i+2 > len(s) || hexDigit(s[i]) < 0 || hexDigit(s[i+1]) < 0 {
+			return nil, invalid("uuid", "%q is not a UUID (32 hex digits, '-' between bytes allowed)", s)
+		}
+		out = append(out, byte(hexDigit(s[i])<<4|hexDigit(s[i+1])))
+		i += 2
 	}
-	return hexParser(0)(strings.ReplaceAll(s, "-", ""))
+	if len(out) != 16 {
+		return nil, invalid("uuid", "%q has %d bytes, need 16", s, len(out))
+	}
+	return out, nil
 }
 
 func formatUUID(raw []byte) (string, error) {
@@ -227,6 +252,44 @@ func formatUUID(raw []byte) (string, error) {
 	}
 	h, _ := hexFormatter(0)(raw)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+}
+
+// mangleGUID converts between a UUID's byte order and a GUID's, whose
+// first three fields are little-endian (iPXE uuid_mangle; UEFI spec 2.10
+// Appendix A).
+func mangleGUID(raw []byte) []byte {
+	b := append([]byte(nil), raw...)
+	b[0], b[1], b[2], b[3] = b[3], b[2], b[1], b[0]
+	b[4], b[5] = b[5], b[4]
+	b[6], b[7] = b[7], b[6]
+	return b
+}
+
+// parseGUID reads a UUID and stores it in GUID byte order.
+func parseGUID(s string) ([]byte, error) {
+	b, err := parseUUID(s)
+	if err != nil {
+		return nil, err
+	}
+	return mangleGUID(b), nil
+}
+
+// formatGUID shows 16 bytes in GUID byte order as a UUID.
+func formatGUID(raw []byte) (string, error) {
+	if len(raw) != 16 {
+		return "", invalid("guid", "%d bytes, need 16", len(raw))
+	}
+	return formatUUID(mangleGUID(raw))
+}
+
+// formatBusDevFn shows an unsigned integer as a PCI address,
+// segment:bus:device.function (iPXE format_busdevfn_setting).
+func formatBusDevFn(raw []byte) (string, error) {
+	v, err := Numeric(raw, false)
+	if err != nil {
+		return "", invalid("busdevfn", "%v", err)
+	}
+	return fmt.Sprintf("%04x:%02x:%02x.%x", v>>16&0xffff, v>>8&0xff, v>>3&0x1f, v&7), nil
 }
 
 func intType(name string, width int, signed bool) *Type {
@@ -248,9 +311,8 @@ func intType(name string, width int, signed bool) *Type {
 		if signed {
 			return fmt.Sprintf("%d", int64(v)), nil
 		}
-		if v == 0 {
-			return "0", nil // C's "%#lx" prints a bare 0
-		}
+		// iPXE formats unsigned types with "%#lx", and its vsprintf
+		// prints the 0x prefix for zero too ("0x0").
 		return fmt.Sprintf("%#x", v), nil
 	}
 	return t
@@ -280,36 +342,37 @@ func (t *Type) Encode(v uint64) []byte {
 	return append([]byte(nil), b[8-t.width:]...)
 }
 
-// ParseInteger parses text the way C's strtoul(text, &end, 0) does when
-// the whole string must be consumed: optional sign, then "0x" hex, a
-// leading "0" octal, or decimal. A negative value wraps like strtoul.
+// ParseInteger parses text the way iPXE's strtoul(text, &end, 0) does
+// when the whole string must be consumed (src/core/string.c): leading
+// whitespace, an optional sign, then "0x" hex, a leading "0" octal, or
+// decimal. As in iPXE the prefix alone is a number ("0x" is 0), there is
+// no range check (the value wraps at 64 bits) and a negative value wraps.
+// Only the empty string and text left over after the digits are errors.
 func ParseInteger(s string) (uint64, error) {
 	orig := s
+	if s == "" {
+		return 0, fmt.Errorf("%q: invalid integer value", orig)
+	}
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
 	neg := false
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
 	base := uint64(10)
-	switch {
-	case len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'):
-		base, s = 16, s[2:]
-	case len(s) > 1 && s[0] == '0':
+	if s != "" && s[0] == '0' {
 		base, s = 8, s[1:]
-	}
-	if s == "" {
-		return 0, fmt.Errorf("%q: invalid integer value", orig)
+		if s != "" && (s[0] == 'x' || s[0] == 'X') {
+			base, s = 16, s[1:]
+		}
 	}
 	var v uint64
 	for i := 0; i < len(s); i++ {
-		d := uint64(hexDigit(s[i]))
-		if hexDigit(s[i]) < 0 || d >= base {
+		d := hexDigit(s[i])
+		if d < 0 || uint64(d) >= base {
 			return 0, fmt.Errorf("%q: invalid integer value", orig)
 		}
-		if v > (math.MaxUint64-d)/base {
-			return 0, fmt.Errorf("%q: integer out of range", orig)
-		}
-		v = v*base + d
+		v = v*base + uint64(d)
 	}
 	if neg {
 		v = -v
