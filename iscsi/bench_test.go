@@ -9,7 +9,13 @@ import (
 // BenchmarkRead measures sequential 64 KiB reads from a tgtd LUN with one
 // request in flight and with 16 (one goroutine each), as iscsi-perf -m 1/16
 // -b 128 does. Its allocation figures cover the whole data path.
-func BenchmarkRead(b *testing.B) {
+func BenchmarkRead(b *testing.B) { benchIO(b, false) }
+
+// BenchmarkWrite is BenchmarkRead for 64 KiB writes: immediate data, then
+// R2T-solicited Data-Out (tgt's defaults: InitialR2T=Yes, 8 KiB PDUs).
+func BenchmarkWrite(b *testing.B) { benchIO(b, true) }
+
+func benchIO(b *testing.B, write bool) {
 	g := startTgtd(b)
 	const size = 256 << 20
 	iqn := g.target("iqn.2025-01.dev.snp-go:bench", lunSpec{path: backing(b, g.dir, "lun", size, 0)})
@@ -38,7 +44,13 @@ func BenchmarkRead(b *testing.B) {
 					buf := make([]byte, req)
 					for n.Add(-1) >= 0 {
 						lba := (next.Add(per) - per) % (d.Blocks() - per)
-						if err := d.ReadBlocks(ctx, lba, buf); err != nil {
+						var err error
+						if write {
+							err = d.WriteBlocks(ctx, lba, buf)
+						} else {
+							err = d.ReadBlocks(ctx, lba, buf)
+						}
+						if err != nil {
 							b.Error(err)
 							return
 						}

@@ -66,14 +66,14 @@ func (c *conn) readOne() error {
 // (§13.18, §13.19) at ERL 0, so segments must come in order, without gaps
 // or repeats, with DataSN counting from 0 (§11.7.5); anything else ends the
 // connection and the command is retried on a new one. The S bit (§11.7.3)
-// says the PDU carries the command's status and StatSN (§11.7.4) instead of
-// a separate SCSI Response ("phase collapse").
+// says the PDU carries the command's status, and only then a valid StatSN,
+// instead of a separate SCSI Response ("phase collapse").
 func (c *conn) rxDataIn(h *pdu.BHS) error {
 	status := h.Flags()&pdu.FlagStatus != 0
 	c.mu.Lock()
 	c.updateWindow(h.ExpCmdSN(), h.MaxCmdSN())
 	if status {
-		c.noteStatSN(h.StatSN()) // only valid with S
+		c.noteStatSN(h.StatSN())
 	}
 	t := c.lookup(h.ITT())
 	c.mu.Unlock()
