@@ -52,7 +52,6 @@ type task struct {
 	slot int
 	itt  uint32
 	gen  uint32
-	lun  LUN
 
 	bhs   pdu.BHS // the command PDU (built by the submitter)
 	read  bool

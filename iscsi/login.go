@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/snp-go/snp-go/chap"
 	"github.com/snp-go/snp-go/iscsi/pdu"
@@ -489,4 +488,3 @@ func parseTargetAddress(v string) (string, error) {
 	return net.JoinHostPort(strings.Trim(v, "[]"), strconv.Itoa(DefaultPort)), nil
 }
 
-var _ = time.Second
