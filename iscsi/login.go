@@ -487,4 +487,3 @@ func parseTargetAddress(v string) (string, error) {
 	}
 	return net.JoinHostPort(strings.Trim(v, "[]"), strconv.Itoa(DefaultPort)), nil
 }
-
