@@ -332,18 +332,19 @@ func TestScriptedR2T(t *testing.T) {
 	const size = 64 << 10
 	for _, c := range []struct {
 		name string
+		why  string // in the reconnect log line
 		r2t  func(tc *tconn, cmd *tcmd)
 	}{
-		{"flood", func(tc *tconn, cmd *tcmd) {
+		{"flood", "too many outstanding R2Ts", func(tc *tconn, cmd *tcmd) {
 			// The target does not read while it floods, so the
 			// initiator's sender soon blocks on a full socket.
 			for i := range 1000 {
 				tc.R2T(cmd.itt(), uint32(i+1), uint32(i), 0, size)
 			}
 		}},
-		{"beyond the write", func(tc *tconn, cmd *tcmd) { tc.R2T(cmd.itt(), 1, 0, size-512, 1024) }},
-		{"zero length", func(tc *tconn, cmd *tcmd) { tc.R2T(cmd.itt(), 1, 0, 0, 0) }},
-		{"unknown task", func(tc *tconn, cmd *tcmd) { tc.R2T(cmd.itt()^1, 1, 0, 0, 512) }},
+		{"beyond the write", "outside the 65536-byte write", func(tc *tconn, cmd *tcmd) { tc.R2T(cmd.itt(), 1, 0, size-512, 1024) }},
+		{"zero length", "length 0 outside", func(tc *tconn, cmd *tcmd) { tc.R2T(cmd.itt(), 1, 0, 0, 0) }},
+		{"unknown task", "R2T for unknown task", func(tc *tconn, cmd *tcmd) { tc.R2T(cmd.itt()^1, 1, 0, 0, 512) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tg := newScriptedTarget(t, scriptedSize)
@@ -355,7 +356,15 @@ func TestScriptedR2T(t *testing.T) {
 				}
 				return false
 			}
-			d := tg.open(4)
+			var mu sync.Mutex
+			var logs []string
+			cfg := tg.config(4)
+			cfg.Logf = func(f string, a ...any) { mu.Lock(); logs = append(logs, sprintf(f, a...)); mu.Unlock() }
+			d, err := Open(testContext(t), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
 			data := pattern(9, size)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -367,6 +376,12 @@ func TestScriptedR2T(t *testing.T) {
 			}
 			if s := d.Stats(); s.Logins != 2 || s.Failures != 1 {
 				t.Errorf("Stats() = %+v; want 2 logins, 1 failure", s)
+			}
+			mu.Lock()
+			joined := strings.Join(logs, "\n")
+			mu.Unlock()
+			if !strings.Contains(joined, c.why) {
+				t.Errorf("initiator log = %q; want the reconnect reason %q", joined, c.why)
 			}
 		})
 	}
