@@ -45,8 +45,13 @@ func (q *queueNIC) push(frames ...[]byte) {
 }
 
 // tcpFrame builds an Ethernet frame with one TCP segment from src:sport to
-// dst:dport carrying payload at sequence number seq.
+// dst:dport carrying payload at sequence number seq (acknowledging 1).
 func tcpFrame(dstMAC, srcMAC []byte, src, dst netip.Addr, sport, dport uint16, seq uint32, flags header.TCPFlags, payload []byte) []byte {
+	return tcpSegment(dstMAC, srcMAC, src, dst, sport, dport, seq, 1, flags, payload)
+}
+
+// tcpSegment is tcpFrame with an acknowledgment number.
+func tcpSegment(dstMAC, srcMAC []byte, src, dst netip.Addr, sport, dport uint16, seq, ack uint32, flags header.TCPFlags, payload []byte) []byte {
 	f := make([]byte, header.EthernetMinimumSize+header.IPv4MinimumSize+header.TCPMinimumSize+len(payload))
 	header.Ethernet(f).Encode(&header.EthernetFields{SrcAddr: tcpip.LinkAddress(srcMAC), DstAddr: tcpip.LinkAddress(dstMAC), Type: header.IPv4ProtocolNumber})
 	ip := header.IPv4(f[header.EthernetMinimumSize:])
@@ -54,7 +59,7 @@ func tcpFrame(dstMAC, srcMAC []byte, src, dst netip.Addr, sport, dport uint16, s
 		SrcAddr: tcpip.AddrFrom4(src.As4()), DstAddr: tcpip.AddrFrom4(dst.As4())})
 	ip.SetChecksum(^ip.CalculateChecksum())
 	tcp := header.TCP(ip[header.IPv4MinimumSize:])
-	tcp.Encode(&header.TCPFields{SrcPort: sport, DstPort: dport, SeqNum: seq, AckNum: 1, DataOffset: header.TCPMinimumSize, Flags: flags, WindowSize: 65535})
+	tcp.Encode(&header.TCPFields{SrcPort: sport, DstPort: dport, SeqNum: seq, AckNum: ack, DataOffset: header.TCPMinimumSize, Flags: flags, WindowSize: 65535})
 	copy(tcp[header.TCPMinimumSize:], payload)
 	sum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(tcp)))
 	sum = checksum.Checksum(payload, sum)
