@@ -26,9 +26,10 @@ import (
 // working; a connection just goes silent). gVisor advertises about half of
 // a connection's receive buffer, so a 64 KiB buffer allows ~32 KiB (~23
 // full-size segments) in flight: measured safe even with 100 ms polling
-// pauses (128 KiB and more stalled). The budget is shared by all open TCP
-// connections so that together they never exceed the ring; snp-go uses
-// these defaults (its --tcp-window option changes both).
+// pauses (128 KiB and more stalled), but with this package's coalescing
+// receive path 64 KiB once overflowed the ring in a SAN boot, so snp-go
+// sets 32 KiB (its --tcp-window option). The budget is shared by all open
+// TCP connections so that together they never exceed the ring.
 const (
 	DefaultReceiveBuffer    = 64 << 10
 	DefaultReceiveBudget    = 64 << 10
