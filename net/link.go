@@ -1,13 +1,13 @@
 package net
 
 import (
+	"encoding/binary"
 	"errors"
 	"sync"
 	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
@@ -269,7 +269,7 @@ func validChecksums(ip []byte) bool {
 	if hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) {
 		return true // IP rejects it
 	}
-	if !h.IsChecksumValid() {
+	if onesSum(ip[:hlen], 0) != 0xffff {
 		return false
 	}
 	if h.More() || h.FragmentOffset() != 0 {
@@ -286,12 +286,16 @@ func validChecksums(ip []byte) bool {
 			return true
 		}
 	case header.ICMPv4ProtocolNumber:
-		return len(payload) < header.ICMPv4MinimumSize || checksum.Checksum(payload, 0) == 0xffff
+		return len(payload) < header.ICMPv4MinimumSize || onesSum(payload, 0) == 0xffff
 	default:
 		return true
 	}
-	sum := header.PseudoHeaderChecksum(tcpip.TransportProtocolNumber(h.Protocol()), h.SourceAddress(), h.DestinationAddress(), uint16(len(payload)))
-	return checksum.Checksum(payload, sum) == 0xffff
+	// The pseudo-header: source, destination, zero, protocol, length.
+	var ph [12]byte
+	copy(ph[:8], ip[12:20])
+	ph[9] = ip[9]
+	binary.BigEndian.PutUint16(ph[10:], uint16(len(payload)))
+	return onesSum(payload, onesSum(ph[:], 0)) == 0xffff
 }
 
 func (l *linkEndpoint) stats() LinkStats {

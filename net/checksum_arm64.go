@@ -1,0 +1,7 @@
+package net
+
+// sum64 is the ones' complement sum of b's little-endian 64-bit words
+// (len(b) a multiple of 8), carries added back (checksum_arm64.s).
+//
+//go:noescape
+func sum64(b []byte) uint64

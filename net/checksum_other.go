@@ -1,0 +1,5 @@
+//go:build !arm64
+
+package net
+
+func sum64(b []byte) uint64 { return sum64Generic(b) }
