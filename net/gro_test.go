@@ -22,11 +22,55 @@ type queueNIC struct {
 	mac    stdnet.HardwareAddr
 	mu     sync.Mutex
 	frames [][]byte
+	last   []byte // the last frame the stack transmitted
 }
 
-func (q *queueNIC) MAC() stdnet.HardwareAddr    { return q.mac }
-func (q *queueNIC) MTU() int                    { return 1500 }
-func (q *queueNIC) Transmit(frame []byte) error { return nil }
+func (q *queueNIC) MAC() stdnet.HardwareAddr { return q.mac }
+func (q *queueNIC) MTU() int                 { return 1500 }
+
+func (q *queueNIC) Transmit(frame []byte) error {
+	q.mu.Lock()
+	q.last = append(q.last[:0], frame...)
+	q.mu.Unlock()
+	return nil
+}
+
+// lastSent returns a copy of the last frame the stack transmitted.
+func (q *queueNIC) lastSent() []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]byte(nil), q.last...)
+}
+
+// queueHost is a stack with one interface, 10.0.0.1/24 on MAC
+// 02:00:00:00:00:01, over a queueNIC; the test plays the peer 10.0.0.2 at
+// 02:00:00:00:00:02.
+type queueHost struct {
+	s         *Stack
+	ifc       *Interface
+	nic       *queueNIC
+	mac, peer stdnet.HardwareAddr
+	me, them  netip.Addr
+}
+
+func newQueueHost(tb testing.TB) *queueHost {
+	tb.Helper()
+	s, err := NewStack(Options{Idle: func() {}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	h := &queueHost{s: s, mac: stdnet.HardwareAddr{2, 0, 0, 0, 0, 1}, peer: stdnet.HardwareAddr{2, 0, 0, 0, 0, 2},
+		me: netip.MustParseAddr("10.0.0.1"), them: netip.MustParseAddr("10.0.0.2")}
+	h.nic = &queueNIC{mac: h.mac}
+	if h.ifc, err = s.AddInterface("net0", h.nic); err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.ifc.Configure(Config{Address: netip.PrefixFrom(h.me, 24)}); err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
 func (q *queueNIC) Receive(buf []byte) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -71,22 +115,8 @@ func tcpSegment(dstMAC, srcMAC []byte, src, dst netip.Addr, sport, dport uint16,
 // poll round takes from the NIC reach IP as one packet; a segment with PSH
 // ends the coalesced packet; a segment of another flow stays apart.
 func TestPollCoalescesRound(t *testing.T) {
-	s, err := NewStack(Options{Idle: func() {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	mac := stdnet.HardwareAddr{2, 0, 0, 0, 0, 1}
-	peer := []byte{2, 0, 0, 0, 0, 2}
-	nic := &queueNIC{mac: mac}
-	ifc, err := s.AddInterface("net0", nic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	me, them := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	if err := ifc.Configure(Config{Address: netip.PrefixFrom(me, 24)}); err != nil {
-		t.Fatal(err)
-	}
+	h := newQueueHost(t)
+	s, ifc, nic, mac, peer, me, them := h.s, h.ifc, h.nic, h.mac, h.peer, h.me, h.them
 	ipIn := s.GVisor().Stats().IP.PacketsReceived
 	before := ipIn.Value()
 	payload := make([]byte, 1440)

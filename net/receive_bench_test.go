@@ -2,9 +2,7 @@ package net
 
 import (
 	"io"
-	stdnet "net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,44 +10,14 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
-// capNIC is a queueNIC that keeps the last frame the stack transmitted.
-type capNIC struct {
-	queueNIC
-	txMu sync.Mutex
-	last []byte
-	sent int
-}
-
-func (c *capNIC) Transmit(frame []byte) error {
-	c.txMu.Lock()
-	c.last = append(c.last[:0], frame...)
-	c.sent++
-	c.txMu.Unlock()
-	return nil
-}
-
 // BenchmarkReceivePath measures what one received frame costs on the way
 // from the NIC to a reader of the TCP connection: rounds of 16 in-order
 // full-size segments, as a burst waits in U-Boot's ring, taken by the poll
 // loop, checked, coalesced, through IP and TCP to a goroutine reading the
 // connection. One op is one frame (allocations per frame with -benchmem).
 func BenchmarkReceivePath(b *testing.B) {
-	s, err := NewStack(Options{Idle: func() {}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	mac := stdnet.HardwareAddr{2, 0, 0, 0, 0, 1}
-	peer := stdnet.HardwareAddr{2, 0, 0, 0, 0, 2}
-	nic := &capNIC{queueNIC: queueNIC{mac: mac}}
-	ifc, err := s.AddInterface("net0", nic)
-	if err != nil {
-		b.Fatal(err)
-	}
-	me, them := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	if err := ifc.Configure(Config{Address: netip.PrefixFrom(me, 24)}); err != nil {
-		b.Fatal(err)
-	}
+	h := newQueueHost(b)
+	s, ifc, nic, mac, peer, me, them := h.s, h.ifc, h.nic, h.mac, h.peer, h.me, h.them
 	if terr := s.GVisor().AddStaticNeighbor(ifc.ID(), header.IPv4ProtocolNumber, tcpip.AddrFrom4(them.As4()), tcpip.LinkAddress(peer)); terr != nil {
 		b.Fatal(terr)
 	}
@@ -67,14 +35,12 @@ func BenchmarkReceivePath(b *testing.B) {
 		if time.Now().After(deadline) {
 			b.Fatal("no SYN-ACK")
 		}
-		nic.txMu.Lock()
-		if len(nic.last) > 54 {
-			t := header.TCP(nic.last[34:])
+		if last := nic.lastSent(); len(last) > 54 {
+			t := header.TCP(last[34:])
 			if t.Flags() == header.TCPFlagSyn|header.TCPFlagAck {
 				ack = t.SequenceNumber() + 1
 			}
 		}
-		nic.txMu.Unlock()
 	}
 	seq := uint32(iss + 1)
 	nic.push(tcpSegment(mac, peer, them, me, sport, 3260, seq, ack, header.TCPFlagAck, nil))
