@@ -66,7 +66,6 @@ type SNP struct {
 // SNPStats counts the NIC's frames and firmware errors.
 type SNPStats struct {
 	TxFrames, RxFrames, TxErrors, RxErrors, TxUnrecycled uint64
-	RxEmpty                                              uint64 // Receive calls that found no frame
 }
 
 // Stats returns a snapshot of the counters.
@@ -205,9 +204,6 @@ func (s *SNP) Receive(buf []byte) (int, error) {
 	st := Call(fn(s.p, snpReceive), s.p, 0, s.words, dst, 0, 0, 0)
 	switch {
 	case st == NotReady:
-		s.mu.Lock()
-		s.stats.RxEmpty++
-		s.mu.Unlock()
 		return 0, nil
 	case st == BufferTooSmall:
 		s.mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 
 	"gvisor.dev/gvisor/pkg/buffer"
-	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
@@ -25,15 +24,12 @@ import (
 // ends the run and is handled on its own.
 type coalescer struct {
 	hdr     [header.IPv4MaximumHeaderSize + tcpMaxHeaderLen]byte
-	hdrLen  int // IPv4 + TCP header bytes in hdr (0: no run)
-	ipLen   int
+	hdrLen  int // IPv4 + TCP header bytes in hdr (0: no run); the IPv4 header is 20 bytes
 	nextSeq uint32
 	window  uint16 // the latest segment's window
 	flags   header.TCPFlags
-	pktType tcpip.PacketType
 	payload []*buffer.View // payload copied so far
 	size    int            // payload bytes
-	count   int            // segments in the run
 	done    bool           // the run must end after its last segment (PSH, size)
 }
 
@@ -48,22 +44,13 @@ const runViewSize = 16 << 10
 // maxRunPayload keeps a coalesced packet within IPv4's 64 KiB total length.
 const maxRunPayload = 0xffff - header.IPv4MaximumHeaderSize - tcpMaxHeaderLen
 
-// add offers one IPv4 packet (checksums already checked). It returns true
-// when the packet joined or started a run; then, if done is set, the run
-// must be flushed now. False means the packet cannot join the open run (or
+// add offers one unfragmented IPv4 packet without options, ip, carrying the
+// TCP segment tcp, its checksums checked (checkIPv4). It returns true when
+// the segment joined or started a run; then, if done is set, the run must
+// be flushed now. False means the segment cannot join the open run (or
 // cannot be coalesced at all): the caller flushes the run, so that order
-// within a flow is kept, and offers the packet again or delivers it alone.
-func (c *coalescer) add(ip []byte, pktType tcpip.PacketType) bool {
-	h := header.IPv4(ip)
-	if len(ip) < header.IPv4MinimumSize+header.TCPMinimumSize || ip[0] != 0x45 ||
-		h.Protocol() != uint8(header.TCPProtocolNumber) || h.More() || h.FragmentOffset() != 0 {
-		return false
-	}
-	total := int(h.TotalLength())
-	if total > len(ip) {
-		return false
-	}
-	tcp := header.TCP(ip[header.IPv4MinimumSize:total])
+// within a flow is kept, and offers it again or delivers it alone.
+func (c *coalescer) add(ip []byte, tcp header.TCP) bool {
 	off := int(tcp.DataOffset())
 	if off < header.TCPMinimumSize || off > len(tcp) {
 		return false
@@ -74,20 +61,16 @@ func (c *coalescer) add(ip []byte, pktType tcpip.PacketType) bool {
 		return false
 	}
 	hdrLen := header.IPv4MinimumSize + off
-	if c.hdrLen != 0 && !c.continues(ip[:hdrLen], tcp, off) {
-		return false
-	}
 	if c.hdrLen == 0 {
 		c.hdrLen = copy(c.hdr[:], ip[:hdrLen])
-		c.ipLen = header.IPv4MinimumSize
 		c.nextSeq = tcp.SequenceNumber()
-		c.pktType = pktType
 		c.flags = 0
+	} else if !c.continues(ip[:hdrLen], tcp, off) {
+		return false
 	}
 	c.nextSeq += uint32(len(payload))
 	c.window = tcp.WindowSize()
 	c.flags |= flags
-	c.count++
 	c.size += len(payload)
 	for len(payload) > 0 {
 		var v *buffer.View
@@ -107,9 +90,9 @@ func (c *coalescer) add(ip []byte, pktType tcpip.PacketType) bool {
 
 // continues reports whether the segment with headers hdr continues the run.
 func (c *coalescer) continues(hdr []byte, tcp header.TCP, off int) bool {
-	run := header.IPv4(c.hdr[:c.ipLen])
+	run := header.IPv4(c.hdr[:header.IPv4MinimumSize])
 	ip := header.IPv4(hdr)
-	rt := header.TCP(c.hdr[c.ipLen:c.hdrLen])
+	rt := header.TCP(c.hdr[header.IPv4MinimumSize:c.hdrLen])
 	if len(hdr) != c.hdrLen || c.size+len(tcp)-off > maxRunPayload {
 		return false
 	}
@@ -124,13 +107,13 @@ func (c *coalescer) continues(hdr []byte, tcp header.TCP, off int) bool {
 
 // flush returns the run as one packet's bytes (headers with the total length,
 // flags and window of the whole run, then the payload views) and starts
-// afresh. It returns nil views when no run is open.
-func (c *coalescer) flush() (buffer.Buffer, tcpip.PacketType, bool) {
+// afresh. It returns false when no run is open.
+func (c *coalescer) flush() (buffer.Buffer, bool) {
 	if c.hdrLen == 0 {
-		return buffer.Buffer{}, 0, false
+		return buffer.Buffer{}, false
 	}
 	binary.BigEndian.PutUint16(c.hdr[2:], uint16(c.hdrLen+c.size)) // IPv4 total length
-	rt := header.TCP(c.hdr[c.ipLen:c.hdrLen])
+	rt := header.TCP(c.hdr[header.IPv4MinimumSize:c.hdrLen])
 	rt.SetFlags(uint8(c.flags))
 	rt.SetWindowSize(c.window)
 	b := buffer.MakeWithData(c.hdr[:c.hdrLen])
@@ -139,7 +122,6 @@ func (c *coalescer) flush() (buffer.Buffer, tcpip.PacketType, bool) {
 		c.payload[i] = nil
 	}
 	c.payload = c.payload[:0]
-	pt := c.pktType
-	c.hdrLen, c.size, c.count, c.done = 0, 0, 0, false
-	return b, pt, true
+	c.hdrLen, c.size, c.done = 0, 0, false
+	return b, true
 }

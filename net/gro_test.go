@@ -177,7 +177,7 @@ func fixIPChecksum(ip []byte) []byte {
 	return ip
 }
 
-func TestValidChecksums(t *testing.T) {
+func TestCheckIPv4(t *testing.T) {
 	me, them := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	good := tcpFrame(make([]byte, 6), make([]byte, 6), them, me, 1, 2, 3, header.TCPFlagAck, []byte("data"))[header.EthernetMinimumSize:]
 	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
@@ -226,8 +226,14 @@ func TestValidChecksums(t *testing.T) {
 		{"truncated: left to IP", good[:len(good)-1], true},
 		{"not IPv4: left to IP", mutate(func(b []byte) []byte { b[0] = 0x65; return b }), true},
 	} {
-		if got := validChecksums(tc.ip); got != tc.want {
-			t.Errorf("validChecksums(%s) = %v; want %v", tc.name, got, tc.want)
+		if _, got := checkIPv4(tc.ip); got != tc.want {
+			t.Errorf("checkIPv4(%s) ok = %v; want %v", tc.name, got, tc.want)
 		}
+	}
+	if tcp, _ := checkIPv4(good); len(tcp) != len(good)-header.IPv4MinimumSize {
+		t.Errorf("checkIPv4(TCP) segment of %d bytes; want the %d after the IP header", len(tcp), len(good)-header.IPv4MinimumSize)
+	}
+	if tcp, _ := checkIPv4(udp(true)); tcp != nil {
+		t.Errorf("checkIPv4(UDP) returned a TCP segment")
 	}
 }

@@ -71,7 +71,7 @@ func (l *linkEndpoint) SetLinkAddress(a tcpip.LinkAddress) {
 
 // Capabilities: RX checksum offload means the stack trusts the
 // checksums of what the link delivers, because receive validates them
-// itself (see validChecksums): coalesced TCP packets carry headers whose
+// itself (see checkIPv4): coalesced TCP packets carry headers whose
 // checksums no longer match, and the stack would drop them.
 func (l *linkEndpoint) Capabilities() stack.LinkEndpointCapabilities {
 	return stack.CapabilityResolutionRequired | stack.CapabilityRXChecksumOffload
@@ -155,7 +155,7 @@ func (l *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 //
 // Frames are received straight into the link's frame buffer (the NIC
 // copies each once, from its ring; U-Boot's SNP writes it there itself),
-// checked here on the contiguous bytes (see validChecksums), and the
+// checked here on the contiguous bytes (see checkIPv4), and the
 // in-order TCP segments of the round are coalesced (see coalescer) before
 // IP and TCP see them.
 func (l *linkEndpoint) poll(max int) int {
@@ -208,15 +208,16 @@ func (l *linkEndpoint) receive(frame []byte) {
 	proto := eth.Type()
 	if proto == header.IPv4ProtocolNumber {
 		ip := frame[ethHeaderLen:]
-		if !validChecksums(ip) {
+		tcp, ok := checkIPv4(ip)
+		if !ok {
 			l.rxChecksum.Add(1)
 			return
 		}
-		if pktType == tcpip.PacketHost {
-			joined := l.run.add(ip, pktType)
+		if tcp != nil && pktType == tcpip.PacketHost {
+			joined := l.run.add(ip, tcp)
 			if !joined {
 				l.flushRun() // keep the flow's order
-				joined = l.run.add(ip, pktType)
+				joined = l.run.add(ip, tcp)
 			}
 			if joined {
 				if l.run.done {
@@ -240,62 +241,71 @@ func (l *linkEndpoint) receive(frame []byte) {
 
 // flushRun passes the round's coalesced TCP packet, if any, to the stack.
 func (l *linkEndpoint) flushRun() {
-	b, pktType, ok := l.run.flush()
+	b, ok := l.run.flush()
 	if !ok {
 		return
 	}
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: b})
 	defer pkt.DecRef()
-	pkt.PktType = pktType
+	pkt.PktType = tcpip.PacketHost // only frames to our MAC are coalesced
 	pkt.NetworkProtocolNumber = header.IPv4ProtocolNumber
 	pkt.RXChecksumValidated = true
 	l.dispatch(pkt)
 }
 
-// validChecksums checks an IPv4 packet's checksums, as the stack would
-// without RX checksum offload: the header checksum (RFC 791 §3.1) and, in
-// an unfragmented packet, the TCP (RFC 9293 §3.1), UDP (RFC 768; zero means
+// checkIPv4 checks an IPv4 packet's checksums, as the stack would without
+// RX checksum offload: the header checksum (RFC 791 §3.1) and, in an
+// unfragmented packet, the TCP (RFC 9293 §3.1), UDP (RFC 768; zero means
 // none) or ICMP (RFC 792) checksum. A fragment's transport checksum covers
 // the reassembled datagram, which the link never sees: fragments are
 // checked at the IP layer only (slirp and iSCSI/HTTP traffic never
 // fragment toward us; DNS and TFTP stay below the MTU). Packets too short
-// or inconsistent to check are passed on for IP to reject.
-func validChecksums(ip []byte) bool {
+// or inconsistent to check are passed on (ok) for IP to reject.
+//
+// For a good unfragmented TCP segment in a packet without IP options it
+// also returns the segment, for the coalescer: the headers are parsed once.
+func checkIPv4(ip []byte) (tcp header.TCP, ok bool) {
 	h := header.IPv4(ip)
 	if len(ip) < header.IPv4MinimumSize || ip[0]>>4 != 4 {
-		return true // IP rejects it
+		return nil, true // IP rejects it
 	}
 	hlen, total := int(h.HeaderLength()), int(h.TotalLength())
 	if hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) {
-		return true // IP rejects it
+		return nil, true // IP rejects it
 	}
 	if onesSum(ip[:hlen], 0) != 0xffff {
-		return false
+		return nil, false
 	}
 	if h.More() || h.FragmentOffset() != 0 {
-		return true
+		return nil, true
 	}
 	payload := ip[hlen:total]
 	switch tcpip.TransportProtocolNumber(h.Protocol()) {
 	case header.TCPProtocolNumber:
 		if len(payload) < header.TCPMinimumSize {
-			return true // TCP rejects it
+			return nil, true // TCP rejects it
 		}
 	case header.UDPProtocolNumber:
 		if len(payload) < header.UDPMinimumSize || header.UDP(payload).Checksum() == 0 {
-			return true
+			return nil, true
 		}
 	case header.ICMPv4ProtocolNumber:
-		return len(payload) < header.ICMPv4MinimumSize || onesSum(payload, 0) == 0xffff
+		return nil, len(payload) < header.ICMPv4MinimumSize || onesSum(payload, 0) == 0xffff
 	default:
-		return true
+		return nil, true
 	}
 	// The pseudo-header: source, destination, zero, protocol, length.
 	var ph [12]byte
 	copy(ph[:8], ip[12:20])
 	ph[9] = ip[9]
 	binary.BigEndian.PutUint16(ph[10:], uint16(len(payload)))
-	return onesSum(payload, onesSum(ph[:], 0)) == 0xffff
+	if onesSum(payload, onesSum(ph[:], 0)) != 0xffff {
+		return nil, false
+	}
+	if h.Protocol() != uint8(header.TCPProtocolNumber) || hlen != header.IPv4MinimumSize {
+		return nil, true
+	}
+	return header.TCP(payload), true
 }
 
 func (l *linkEndpoint) stats() LinkStats {
