@@ -163,19 +163,19 @@ type benchProgram struct {
 }
 
 type benchResult struct {
-	bootSec, readMBps              float64
-	appPerFrame, firmwarePerFrame  float64
-	sentPerReceived, wallUsPerFram float64
-	frames                         lab.FrameCount
-	app                            uint64
-	readCounts                     tcgprof.Counts
-	loadBase                       uint64 // where the firmware loaded the image (snp-go's banner)
-	codeLo, codeHi                 uint64 // the application's code, as seen running
+	bootSec, readMBps               float64
+	appPerFrame, firmwarePerFrame   float64
+	sentPerReceived, wallUsPerFrame float64
+	frames                          lab.FrameCount
+	app                             uint64
+	readCounts                      tcgprof.Counts
+	loadBase                        uint64 // where the firmware loaded the image (snp-go's banner)
+	codeLo, codeHi                  uint64 // the application's code, as seen running
 }
 
 func (r benchResult) String() string {
 	return fmt.Sprintf("bootefi->Linux %.2f s, Grub read %.1f MB/s, %.0f app insn/frame, %.0f firmware insn/frame, %.2f frames sent/received, %.1f us/frame (%d frames)",
-		r.bootSec, r.readMBps, r.appPerFrame, r.firmwarePerFrame, r.sentPerReceived, r.wallUsPerFram, r.frames.ToGuest)
+		r.bootSec, r.readMBps, r.appPerFrame, r.firmwarePerFrame, r.sentPerReceived, r.wallUsPerFrame, r.frames.ToGuest)
 }
 
 func (p *benchProgram) median() benchResult {
@@ -193,7 +193,8 @@ func (p *benchProgram) median() benchResult {
 		appPerFrame:      med(func(r benchResult) float64 { return r.appPerFrame }),
 		firmwarePerFrame: med(func(r benchResult) float64 { return r.firmwarePerFrame }),
 		sentPerReceived:  med(func(r benchResult) float64 { return r.sentPerReceived }),
-		wallUsPerFram:    med(func(r benchResult) float64 { return r.wallUsPerFram }),
+		frames:           lab.FrameCount{ToGuest: int(med(func(r benchResult) float64 { return float64(r.frames.ToGuest) }))},
+		wallUsPerFrame:   med(func(r benchResult) float64 { return r.wallUsPerFrame }),
 	}
 }
 
@@ -325,7 +326,7 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, e
 	res.appPerFrame = float64(res.app) / n
 	res.firmwarePerFrame = float64(read.Total()-res.app) / n
 	res.sentPerReceived = float64(res.frames.FromGuest) / n
-	res.wallUsPerFram = float64(el.Microseconds()) / n
+	res.wallUsPerFrame = float64(el.Microseconds()) / n
 	return res, nil
 }
 
