@@ -48,7 +48,9 @@ func BuildEFI(b EFIBuild) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := sha256.Sum256([]byte(b.Embed + "\x00" + strings.Join(b.Trust, ",")))
+	// The checkout is part of the key: two trees (worktrees, helpers) must
+	// not overwrite each other's build.
+	key := sha256.Sum256([]byte(root + "\x00" + b.Embed + "\x00" + strings.Join(b.Trust, ",")))
 	name := hex.EncodeToString(key[:8])
 	efiMu.Lock()
 	defer efiMu.Unlock()
