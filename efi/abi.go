@@ -17,14 +17,22 @@ type fwRegs struct {
 }
 
 // cbFrame is one suspended firmware frame: its registers, the callback's
-// arguments, which thunk it entered and the firmware stack top to restore
-// on resume. 256 bytes, layout shared with abi_arm64.s.
+// arguments, which thunk it entered, the firmware stack top to restore on
+// resume, the firmware's interrupt mask (DAIF) when it called, and the mask
+// that was current before it. 512 bytes, layout shared with abi_arm64.s.
 type cbFrame struct {
-	regs  fwRegs
-	args  [8]uintptr
-	thunk uintptr
-	top   uintptr
+	regs     fwRegs
+	args     [8]uintptr
+	thunk    uintptr
+	top      uintptr
+	daif     uintptr
+	prevDAIF uintptr
+	_        [30]uintptr
 }
+
+// abi_arm64.s indexes cbFrames with a shift (FRAME_SHIFT): a frame must be
+// exactly 512 bytes (this does not compile otherwise).
+const _ = -(unsafe.Sizeof(cbFrame{}) ^ 512)
 
 const (
 	maxDepth  = 16 // nesting bound, also in abi_arm64.s (callback<>)
@@ -44,6 +52,7 @@ var (
 	fwStackTop  uintptr           // where the next firmware call's stack starts
 	earlyTop    uintptr           // the firmware's stack just below its entry frame
 	poolFree    [3]uintptr        // FreePages, base, pages: run by exitToFirmware
+	fwDAIF      uintptr           // the firmware's interrupt mask (DAIF) for the next call into it
 )
 
 //go:noescape

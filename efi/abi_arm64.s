@@ -28,7 +28,14 @@
 #define F_ARGS 176
 #define F_THUNK 240
 #define F_TOP 248
-#define FRAME_SHIFT 8 // sizeof(cbFrame) == 256
+#define F_DAIF 256
+#define F_PREVDAIF 264
+#define FRAME_SHIFT 9 // sizeof(cbFrame) == 512
+
+// PSTATE.{I,F} (DAIFSet/DAIFClr immediate bits 1 and 0): IRQ and FIQ masks.
+// Go runs with both masked; the firmware gets back its own mask whenever it
+// runs (see "Interrupts" in doc.go).
+#define MASK_IRQ MSR $3, DAIFSet
 
 // Go context slot layout (goCtx in abi.go).
 #define G_SP 0
@@ -81,6 +88,10 @@
 TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$·entryRegs(SB), R14
 	SAVE_FW(R14)
+	MRS	DAIF, R9
+	MOVD	$·fwDAIF(SB), R10
+	MOVD	R9, (R10)
+	MASK_IRQ
 	MOVD	$·imageHandle(SB), R9
 	MOVD	R0, (R9)
 	MOVD	$·systemTable(SB), R9
@@ -120,8 +131,11 @@ TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 	B	_rt0_tamago_start(SB)
 
 early_fail:
+	MOVD	$·fwDAIF(SB), R9
+	MOVD	(R9), R16
 	MOVD	$·entryRegs(SB), R14
 	RESTORE_FW(R14)
+	MSR	R16, DAIF
 	RET
 
 // func call(fn uintptr, args *[8]uintptr, allow uintptr) (r0, kind uintptr)
@@ -142,7 +156,13 @@ TEXT ·call(SB),NOSPLIT|NOFRAME,$0-40
 	LDP	32(R17), (R4, R5)
 	LDP	48(R17), (R6, R7)
 	MOVD	$0, R29
+	// The firmware runs with its own interrupt mask: an interrupt taken
+	// now lands on the firmware stack.
+	MOVD	$·fwDAIF(SB), R9
+	MOVD	(R9), R9
+	MSR	R9, DAIF
 	CALL	(R16)
+	MASK_IRQ
 	MOVD	$0, R1
 	B	returnToGo<>(SB)
 
@@ -178,7 +198,12 @@ TEXT ·resume(SB),NOSPLIT|NOFRAME,$0-40
 	MOVD	F_TOP(R14), R15
 	MOVD	$·fwStackTop(SB), R13
 	MOVD	R15, (R13)
+	MOVD	F_PREVDAIF(R14), R15
+	MOVD	$·fwDAIF(SB), R13
+	MOVD	R15, (R13)
+	MOVD	F_DAIF(R14), R16
 	RESTORE_FW(R14)
+	MSR	R16, DAIF
 	RET
 
 // callback<> is entered from a thunk with the firmware's registers, x9 =
@@ -197,6 +222,15 @@ TEXT callback<>(SB),NOSPLIT|NOFRAME,$0
 	LSL	$FRAME_SHIFT, R11, R15
 	ADD	R15, R14, R14
 	SAVE_FW(R14)
+	// Mask interrupts before Go runs; the firmware's mask is kept in the
+	// frame for resume and is the one nested firmware calls run with.
+	MRS	DAIF, R16
+	MASK_IRQ
+	MOVD	R16, F_DAIF(R14)
+	MOVD	$·fwDAIF(SB), R13
+	MOVD	(R13), R17
+	MOVD	R17, F_PREVDAIF(R14)
+	MOVD	R16, (R13)
 	STP	(R0, R1), (F_ARGS+0)(R14)
 	STP	(R2, R3), (F_ARGS+16)(R14)
 	STP	(R4, R5), (F_ARGS+32)(R14)
@@ -255,12 +289,18 @@ TEXT ·exitToFirmware(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	0(R9), R16
 	MOVD	8(R9), R0
 	MOVD	16(R9), R1
+	MOVD	$·fwDAIF(SB), R9
+	MOVD	(R9), R9
+	MSR	R9, DAIF
 	CBZ	R16, nofree
 	CALL	(R16)
 nofree:
 	MOVD	R19, R0
 	MOVD	$·entryRegs(SB), R14
 	RESTORE_FW(R14)
+	MOVD	$·fwDAIF(SB), R9
+	MOVD	(R9), R9
+	MSR	R9, DAIF
 	RET
 
 // func currentEL() uint64

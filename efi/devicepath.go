@@ -281,3 +281,39 @@ func (n Node) String() string {
 	}
 	return fmt.Sprintf("Path(%d,%d,%s)", n.Type, n.SubType, hexs(d))
 }
+
+// HasPrefix reports whether q is a proper prefix of p: p names a device
+// below q's (a child handle, UEFI 2.10 §10.1).
+func (p DevicePath) HasPrefix(q DevicePath) bool {
+	if len(q) >= len(p) {
+		return false
+	}
+	for i, n := range q {
+		m := p[i]
+		if n.Type != m.Type || n.SubType != m.SubType || string(n.Data) != string(m.Data) {
+			return false
+		}
+	}
+	return true
+}
+
+// Roots returns the indexes of the paths that have no other path of the
+// list as a proper prefix, in order. Among Simple Network handles these are
+// the NICs: EDK2's PXE and HTTP boot drivers install a copy of their NIC's
+// Simple Network on each child they create (…/MAC(..)/IPv4(..)), which
+// shares the NIC's receive queue and must not be driven as a second NIC
+// (iPXE's snpnet skips them the same way). A handle without a device path
+// (nil) is kept.
+func Roots(paths []DevicePath) []int {
+	var out []int
+next:
+	for i, p := range paths {
+		for j, q := range paths {
+			if j != i && q != nil && p.HasPrefix(q) {
+				continue next
+			}
+		}
+		out = append(out, i)
+	}
+	return out
+}

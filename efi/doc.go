@@ -28,8 +28,23 @@
 // to call the firmware: call in abi_arm64.s saves the calling goroutine's
 // SP, FP, LR and g in one global slot (goCtx), switches to the firmware stack
 // (the firmware's own stack below its entry frame), loads x0–x7 and branches.
-// One slot suffices: there is one CPU, no interrupts, and no Go code runs
-// while the firmware runs.
+// One slot suffices: there is one CPU, Go runs with interrupts masked (below),
+// and no Go code runs while the firmware runs.
+//
+// # Interrupts
+//
+// U-Boot takes no interrupts; EDK2 runs its timer tick (and every timer
+// event's notify function: MNP's receive poll, USB, the watchdog) from an
+// IRQ handler on whatever stack is current. On a goroutine stack that would
+// overrun small stacks and clobber the frame-pointer word Go keeps just
+// below SP. So Go runs with IRQ and FIQ masked (PSTATE.I and F): cpuinit
+// masks them after saving the firmware's DAIF, call restores the firmware's
+// mask around the firmware function (an interrupt then lands on the
+// firmware stack) and masks again after it returns (EDK2's RestoreTPL
+// unmasks), callback<> masks on entry and keeps the firmware's mask in its
+// frame, resume and the exit path put it back. Firmware time therefore
+// advances only while the firmware runs; snp-go's own clock is the generic
+// timer's counter and does not depend on it.
 //
 // # Being called by the firmware
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"slices"
 	"testing"
 )
 
@@ -127,4 +128,31 @@ func FuzzParseDevicePath(f *testing.F) {
 			t.Fatalf("re-encoding failed: %v", err)
 		}
 	})
+}
+
+// TestRoots uses the Simple Network handles EDK2 (AAVMF 2022.11) shows for
+// one virtio-net: the NIC and the IPv4 and IPv6 children of its PXE driver.
+func TestRoots(t *testing.T) {
+	mac, _ := net.ParseMAC("52:54:00:12:34:56")
+	nic := DevicePath{{ACPIDevicePath, SubACPI, []byte{0xd0, 0x41, 0x03, 0x0a, 0, 0, 0, 0}}, PCINode(1, 0), MACNode(mac, 1)}
+	v4 := nic.Append(Node{MessagingDevicePath, SubIPv4, make([]byte, 23)})
+	v6 := nic.Append(Node{MessagingDevicePath, 0x0d, make([]byte, 56)})
+	other := DevicePath{{ACPIDevicePath, SubACPI, []byte{0xd0, 0x41, 0x03, 0x0a, 0, 0, 0, 0}}, PCINode(2, 0), MACNode(mac, 1)}
+	for _, tt := range []struct {
+		name  string
+		paths []DevicePath
+		want  []int
+	}{
+		{"U-Boot, one NIC", []DevicePath{nic}, []int{0}},
+		{"EDK2, NIC and PXE children", []DevicePath{nic, v4, v6}, []int{0}},
+		{"children listed first", []DevicePath{v6, v4, nic}, []int{2}},
+		{"two NICs", []DevicePath{nic, other, v4}, []int{0, 1}},
+		{"no device path", []DevicePath{nil, nic, v4}, []int{0, 1}},
+		{"child alone", []DevicePath{v4}, []int{0}},
+		{"same path twice", []DevicePath{nic, nic}, []int{0, 1}},
+	} {
+		if got := Roots(tt.paths); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Roots() = %v; want %v", tt.name, got, tt.want)
+		}
+	}
 }

@@ -58,6 +58,7 @@ var (
 	FileSystemInfoGUID           = MustGUID("09576e93-6d3f-11d2-8e39-00a0c969723b") // §13.5.17
 	BlockIOProtocolGUID          = MustGUID("964e5b21-6459-11d2-8e39-00a0c969723b") // §13.9
 	SimpleNetworkProtocolGUID    = MustGUID("a19832b9-ac25-11d3-9a2d-0090273fc14d") // §24.1
+	PCIIOProtocolGUID            = MustGUID("4cf5b200-68b8-4ca5-9eec-b23e3f50029a") // §14.4
 	RNGAlgorithmRaw              = MustGUID("e43176d7-b6e8-4827-b784-7ffdc4b68561") // §37.5.1
 	FDTTableGUID                 = MustGUID("b1b621d5-f19c-41a5-830b-d9152c69aae0") // EBBR §4.2
 )
@@ -76,6 +77,7 @@ var guidNames = map[GUID]string{
 	SimpleFileSystemProtocolGUID: "SimpleFileSystem",
 	BlockIOProtocolGUID:          "BlockIO",
 	SimpleNetworkProtocolGUID:    "SimpleNetwork",
+	PCIIOProtocolGUID:            "PciIo",
 	RNGProtocolGUID:              "RNG",
 }
 

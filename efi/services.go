@@ -235,6 +235,35 @@ func ConnectController(h Handle, recursive bool) error {
 	return callBS("ConnectController", bsConnectController, uintptr(h), 0, 0, r)
 }
 
+// OpenProtocol attributes, UEFI 2.10 §7.3.9.
+const (
+	openByDriver  = 0x10
+	openExclusive = 0x20
+)
+
+// OpenExclusive opens protocol g on h for snp-go alone (§7.3.9,
+// BY_DRIVER|EXCLUSIVE with the image as agent and h as controller): the
+// firmware first stops every driver that has it open BY_DRIVER — EDK2's
+// MNP, which polls the NIC from a timer and would take its frames. Undo it
+// with CloseExclusive.
+func OpenExclusive(h Handle, g *GUID) (uintptr, error) {
+	p := alloc[uintptr]()
+	if err := callBS("OpenProtocol("+g.Name()+", EXCLUSIVE)", bsOpenProtocol, uintptr(h), ptr(g), ptr(p), imageHandle, uintptr(h), openByDriver|openExclusive); err != nil {
+		return 0, err
+	}
+	return *p, nil
+}
+
+// CloseExclusive closes what OpenExclusive opened (§7.3.10) and connects
+// the firmware's drivers to h again (§7.3.12, recursive), so the firmware
+// gets back the device as it was.
+func CloseExclusive(h Handle, g *GUID) error {
+	if err := callBS("CloseProtocol("+g.Name()+")", bsCloseProtocol, uintptr(h), ptr(g), imageHandle, uintptr(h)); err != nil {
+		return err
+	}
+	return ConnectController(h, true)
+}
+
 // DisconnectController disconnects all drivers from h (§7.3.13).
 func DisconnectController(h Handle) error {
 	return callBS("DisconnectController", bsDisconnectController, uintptr(h), 0, 0)

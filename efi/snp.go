@@ -61,6 +61,11 @@ type SNP struct {
 	mu     sync.Mutex
 	closed bool
 	stats  SNPStats
+
+	// Exclusive is true when snp-go holds the NIC alone (OpenExclusive);
+	// Shared says why not, when it does not.
+	Exclusive bool
+	Shared    error
 }
 
 // SNPStats counts the NIC's frames and firmware errors.
@@ -75,22 +80,63 @@ func (s *SNP) Stats() SNPStats {
 	return s.stats
 }
 
-// NetworkInterfaces returns the handles that carry Simple Network.
-func NetworkInterfaces() ([]Handle, error) {
-	return LocateHandleBuffer(&SimpleNetworkProtocolGUID)
+// NetworkInterfaces returns the handles that carry Simple Network for a
+// NIC of their own, with their device paths: the children that EDK2's PXE
+// and HTTP boot drivers give a copy of their NIC's protocol are left out
+// (Roots).
+//
+// When there is none, the firmware may not have connected its network
+// drivers: EDK2 connects only the boot devices when the platform gives a
+// boot order (QEMU's bootindex=, a BDS with "fast boot"). NetworkInterfaces
+// then connects every PCI device (§7.3.12, recursive, as the UEFI Shell's
+// `connect -r` does) and looks again.
+func NetworkInterfaces() ([]Handle, []DevicePath, error) {
+	all, err := LocateHandleBuffer(&SimpleNetworkProtocolGUID)
+	if err != nil {
+		pci, perr := LocateHandleBuffer(&PCIIOProtocolGUID)
+		if perr != nil {
+			return nil, nil, err
+		}
+		for _, h := range pci {
+			ConnectController(h, true) // devices no driver takes fail: fine
+		}
+		if all, err = LocateHandleBuffer(&SimpleNetworkProtocolGUID); err != nil {
+			return nil, nil, fmt.Errorf("%w (after connecting %d PCI devices)", err, len(pci))
+		}
+	}
+	paths := make([]DevicePath, len(all))
+	for i, h := range all {
+		paths[i], _ = HandleDevicePath(h)
+	}
+	var hs []Handle
+	var ps []DevicePath
+	for _, i := range Roots(paths) {
+		hs = append(hs, all[i])
+		ps = append(ps, paths[i])
+	}
+	return hs, ps, nil
 }
 
-// OpenSNP starts and initialises the Simple Network protocol on h
-// (§24.1.2 Start, §24.1.4 Initialize; EFI_ALREADY_STARTED is fine) and
-// enables unicast and broadcast reception (U-Boot answers
-// EFI_UNSUPPORTED, which is not fatal: it receives both anyway).
-func OpenSNP(h Handle) (*SNP, error) {
-	p, err := HandleProtocol(h, &SimpleNetworkProtocolGUID)
-	if err != nil {
-		return nil, err
+// OpenSNP takes the Simple Network protocol on h for snp-go alone
+// (OpenExclusive: EDK2's network stack lets go of it; U-Boot has none),
+// falling back to sharing it when the firmware refuses, then starts and
+// initialises it (§24.1.2 Start, §24.1.4 Initialize; EFI_ALREADY_STARTED
+// is fine) and enables unicast and broadcast reception (U-Boot answers
+// EFI_UNSUPPORTED, which is not fatal: it receives both anyway). On exit
+// the NIC is stopped and given back (CloseExclusive reconnects the
+// firmware's drivers).
+func OpenSNP(h Handle, path DevicePath) (*SNP, error) {
+	s := &SNP{Handle: h, Path: path}
+	p, err := OpenExclusive(h, &SimpleNetworkProtocolGUID)
+	if err == nil {
+		s.Exclusive = true
+	} else {
+		s.Shared = err
+		if p, err = HandleProtocol(h, &SimpleNetworkProtocolGUID); err != nil {
+			return nil, err
+		}
 	}
-	s := &SNP{Handle: h, p: p}
-	s.Path, _ = HandleDevicePath(h)
+	s.p = p
 	mode := uintptr(load64(p + snpMode))
 	switch load32(mode + modeState) {
 	case snpStopped:
@@ -111,9 +157,11 @@ func OpenSNP(h Handle) (*SNP, error) {
 	}
 	s.mac = make(net.HardwareAddr, n)
 	copy(s.mac, unsafe.Slice((*byte)(unsafe.Pointer(mode+modeCurrentAddress)), n))
-	// MaxPacketSize counts the media header (U-Boot reports 1522: a
-	// tagged frame); the IP MTU is what is left, at most Ethernet's 1500.
-	s.mtu = int(load32(mode+modeMaxPacketSize)) - int(load32(mode+modeMediaHeader))
+	// MaxPacketSize is the largest packet without the media header (EDK2
+	// and iPXE read it so: virtio-net says 1500); U-Boot reports 1522, a
+	// tagged frame with its header. Either way the IP MTU is at most
+	// Ethernet's 1500.
+	s.mtu = int(load32(mode + modeMaxPacketSize))
 	if s.mtu <= 0 || s.mtu > 1500 {
 		s.mtu = 1500
 	}
@@ -127,7 +175,12 @@ func OpenSNP(h Handle) (*SNP, error) {
 	for i := range s.tx {
 		s.tx[i] = s.rx + uintptr(1+i)*snpFrameBuf
 	}
-	AtExit(func() { s.Close() })
+	AtExit(func() {
+		s.Close()
+		if s.Exclusive {
+			CloseExclusive(h, &SimpleNetworkProtocolGUID)
+		}
+	})
 	return s, nil
 }
 

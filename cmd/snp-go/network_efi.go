@@ -41,7 +41,7 @@ func (p *efiPlatform) Network() (*network, error) {
 	if p.net != nil {
 		return p.net, nil
 	}
-	hs, err := efi.NetworkInterfaces()
+	hs, paths, err := efi.NetworkInterfaces()
 	if err != nil {
 		return nil, fmt.Errorf("no network interface: %w", err)
 	}
@@ -51,7 +51,7 @@ func (p *efiPlatform) Network() (*network, error) {
 	}
 	n := &network{stack: st}
 	for i, h := range hs {
-		nic, err := efi.OpenSNP(h)
+		nic, err := efi.OpenSNP(h, paths[i])
 		if err != nil {
 			fmt.Printf("net%d: cannot open: %v\n", i, err)
 			continue
@@ -63,7 +63,11 @@ func (p *efiPlatform) Network() (*network, error) {
 		}
 		n.nics = append(n.nics, nic)
 		n.muxes = append(n.muxes, mux)
-		fmt.Printf("%s: %s (MTU %d)\n", name, nic, nic.MTU())
+		how := "exclusive"
+		if !nic.Exclusive {
+			how = fmt.Sprintf("shared: %v", nic.Shared)
+		}
+		fmt.Printf("%s: %s (MTU %d, %s)\n", name, nic, nic.MTU(), how)
 	}
 	if len(n.nics) == 0 {
 		return nil, fmt.Errorf("no usable network interface among %d Simple Network handles", len(hs))
