@@ -27,6 +27,8 @@ type prereq struct {
 var prereqs = []prereq{
 	{name: "qemu-system-aarch64", pkg: "qemu-system-arm", forQEMU: true},
 	{name: UBootPath, pkg: "u-boot-qemu", forQEMU: true},
+	{name: AAVMFCode, pkg: "qemu-efi-aarch64", forQEMU: true},
+	{name: AAVMFVars, pkg: "qemu-efi-aarch64", forQEMU: true},
 	{name: "sgdisk", pkg: "gdisk", forDisk: true},
 	{name: "mkfs.vfat", pkg: "dosfstools", forDisk: true},
 	{name: "mmd", pkg: "mtools", forDisk: true},

@@ -7,14 +7,14 @@ import (
 	"strings"
 )
 
-// Config describes one QEMU run: the arm64 virt machine with U-Boot as its
-// firmware, user-mode networking on virtio-net, virtio-rng, and virtio-blk
+// Config describes one QEMU run: the arm64 virt machine with U-Boot or
+// EDK2 as its firmware, user-mode networking on virtio-net, virtio-rng, and virtio-blk
 // disks.
 type Config struct {
-	QEMU      string // emulator; default "qemu-system-aarch64"
-	BIOS      string // firmware; default UBootPath
-	CPU       string // default "cortex-a57" ("max" is ~3× slower: pointer-auth emulation)
-	MemoryMiB int    // default 1024
+	QEMU      string   // emulator; default "qemu-system-aarch64"
+	Firmware  Firmware // default UBoot (Debian 12's U-Boot)
+	CPU       string   // default "cortex-a57" ("max" is ~3× slower: pointer-auth emulation)
+	MemoryMiB int      // default 1024
 
 	// Disks are raw images attached in order as virtio-blk devices: U-Boot
 	// calls the first "virtio 0", the next "virtio 1", and so on.
@@ -44,12 +44,9 @@ func qemuEscape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 // on it, so every byte reaches U-Boot); otherwise -nographic puts serial and
 // monitor on the terminal (Ctrl-A x quits, Ctrl-A c toggles the monitor).
 func (c Config) Args(console bool) ([]string, error) {
-	bios := c.BIOS
-	if bios == "" {
-		bios = UBootPath
-	}
-	if _, err := os.Stat(bios); err != nil {
-		return nil, fmt.Errorf("lab: firmware %s: %w (install u-boot-qemu)", bios, err)
+	fw, err := c.Firmware.args()
+	if err != nil {
+		return nil, err
 	}
 	cpu := c.CPU
 	if cpu == "" {
@@ -61,8 +58,8 @@ func (c Config) Args(console bool) ([]string, error) {
 	}
 	args := []string{
 		"-M", "virt", "-cpu", cpu, "-m", fmt.Sprint(mem), "-nographic",
-		"-bios", bios,
 	}
+	args = append(args, fw...)
 	if console {
 		args = append(args, "-monitor", "none")
 	}

@@ -185,6 +185,10 @@ func TestConfigArgs(t *testing.T) {
 				"-drive if=none,id=d1,", "-smp 2"},
 			[]string{"virtio-rng"}},
 		{"no net", Config{NoNet: true}, true, []string{"-nic none", "-device virtio-rng-pci"}, []string{"-netdev", "virtio-net"}},
+		{"edk2", Config{Firmware: Firmware{Name: "edk2", Code: disk, Vars: disk}}, true,
+			[]string{"-drive if=pflash,format=raw,readonly=on,file=" + strings.ReplaceAll(disk, ",", ",,"),
+				"-drive if=pflash,format=raw,snapshot=on,file=" + strings.ReplaceAll(disk, ",", ",,"), "-netdev user"},
+			[]string{"-bios"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args, err := tc.cfg.Args(tc.console)
@@ -207,7 +211,8 @@ func TestConfigArgs(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []Config{{Disks: []string{filepath.Join(dir, "none.img")}}, {TFTP: filepath.Join(dir, "nodir")}, {NetOptions: []string{"restrict"}}, {BIOS: "/nonexistent/u-boot.bin"}} {
+	for _, bad := range []Config{{Disks: []string{filepath.Join(dir, "none.img")}}, {TFTP: filepath.Join(dir, "nodir")}, {NetOptions: []string{"restrict"}},
+		{Firmware: Firmware{BIOS: "/nonexistent/u-boot.bin"}}, {Firmware: Firmware{Code: disk, Vars: "/nonexistent/vars.fd"}}} {
 		if _, err := bad.Args(true); err == nil {
 			t.Errorf("Args(%+v) = nil error; want one", bad)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/snp-go/snp-go/lab"
 	"github.com/snp-go/snp-go/lab/bootdisk"
+	"github.com/snp-go/snp-go/lab/firmware"
 	"github.com/snp-go/snp-go/lab/tgt"
 )
 
@@ -54,16 +55,37 @@ func newSANLab(t *testing.T, opt bootdisk.Options, reverseSecret string) *sanLab
 	return &sanLab{img: img, tgt: d, efi: efi, port: port}
 }
 
-// run boots snp-go in a fresh lab and returns the machine and when bootefi
-// finished loading snp-go.
+// run boots snp-go in a fresh lab on the default firmware (U-Boot 2023.01)
+// and returns the machine and when the firmware started snp-go.
 func (s *sanLab) run(t *testing.T) (*lab.Machine, lab.Match) {
 	t.Helper()
-	m := boot(t, s.efi, lab.Config{})
-	loaded, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second)
+	return s.runOn(t, lab.UBoot)
+}
+
+// runOn is run on firmware fw.
+func (s *sanLab) runOn(t *testing.T, fw lab.Firmware) (*lab.Machine, lab.Match) {
+	t.Helper()
+	return lab.StartEFI(t, lab.Config{Firmware: fw}, s.efi)
+}
+
+// bootToLinux waits for the chain after the firmware started snp-go:
+// mutual CHAP, the SAN disk, Grub, Linux's marker.
+func (s *sanLab) bootToLinux(t *testing.T, m *lab.Machine) *bootdisk.Linux {
+	t.Helper()
+	if _, err := m.Expect(regexp.MustCompile(`CHAP \(\S+, mutual\) accepted`), 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Expect("Booting from SAN device 0x80: ", 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.img.ExpectGrub(m.Console, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.img.ExpectLinux(m.Console, 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, loaded
+	return l
 }
 
 // TestQEMUSANBoot is the mission's whole chain: U-Boot runs snp-go; snp-go
@@ -71,51 +93,52 @@ func (s *sanLab) run(t *testing.T) (*lab.Machine, lab.Match) {
 // CHAP, installs the LUN as Block IO and connects it; snp-go starts Grub
 // from the disk; Grub checks a file's SHA-256 and loads Linux through the
 // same Block IO; Linux's /init prints its marker.
+//
+// It runs once on each firmware build of the matrix (firmware.All: U-Boot
+// 2023.01, U-Boot 2025.01, EDK2), the default one three times.
 func TestQEMUSANBoot(t *testing.T) {
 	s := newSANLab(t, bootdisk.Options{}, sanRevSecret)
-	var times []time.Duration
-	for i := 0; i < 3; i++ {
-		m, loaded := s.run(t)
-		if _, err := m.Expect(regexp.MustCompile(`CHAP \(\S+, mutual\) accepted`), 90*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Expect("Booting from SAN device 0x80: ", 90*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.img.ExpectGrub(m.Console, 2*time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		l, err := s.img.ExpectLinux(m.Console, 3*time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := l.Marker.At.Sub(loaded.At)
-		times = append(times, d)
-		t.Logf("run %d: bootefi to Linux marker %v (kernel %s, Grub loaded the kernel in %v)", i+1, d, l.Release, l.KernelRead)
-		m.Close()
-		if testing.Short() {
-			break
-		}
+	for i, fw := range firmware.All(t) {
+		t.Run(fw.Name, func(t *testing.T) {
+			runs := 1
+			if i == 0 && !testing.Short() {
+				runs = 3
+			}
+			var times []time.Duration
+			for r := 0; r < runs; r++ {
+				m, started := s.runOn(t, fw)
+				l := s.bootToLinux(t, m)
+				d := l.Marker.At.Sub(started.At)
+				times = append(times, d)
+				t.Logf("%s run %d: firmware starts snp-go to Linux marker %v (kernel %s, Grub loaded the kernel in %v)", fw.Name, r+1, d, l.Release, l.KernelRead)
+				m.Close()
+			}
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			t.Logf("%s: firmware starts snp-go to Linux marker over iSCSI: median %v of %v", fw.Name, times[len(times)/2], times)
+		})
 	}
-	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	t.Logf("bootefi to Linux marker over iSCSI: median %v of %v", times[len(times)/2], times)
 }
 
 // TestQEMUSANWrongReverseSecret: a target that cannot prove the reverse
 // secret is refused, snp-go says so, and the script's || path runs.
+// On each firmware build of the matrix.
 func TestQEMUSANWrongReverseSecret(t *testing.T) {
 	s := newSANLab(t, bootdisk.Options{}, "not-the-target-secret")
-	m, _ := s.run(t)
-	e, err := m.Expect(regexp.MustCompile(`Could not open SAN device[^\r\n]*\r*\n`), 120*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("refusal: %s", e.Text)
-	if !regexp.MustCompile(`(?i)target.*(authenticat|CHAP)|mutual`).MatchString(e.Text) {
-		t.Errorf("refusal does not say the target failed to authenticate: %q", e.Text)
-	}
-	if _, err := m.Expect("SANBOOT-FAILED errno=0x", 30*time.Second); err != nil {
-		t.Fatal(err)
+	for _, fw := range firmware.All(t) {
+		t.Run(fw.Name, func(t *testing.T) {
+			m, _ := s.runOn(t, fw)
+			e, err := m.Expect(regexp.MustCompile(`Could not open SAN device[^\r\n]*\r*\n`), 120*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("refusal: %s", e.Text)
+			if !regexp.MustCompile(`(?i)target.*(authenticat|CHAP)|mutual`).MatchString(e.Text) {
+				t.Errorf("refusal does not say the target failed to authenticate: %q", e.Text)
+			}
+			if _, err := m.Expect("SANBOOT-FAILED errno=0x", 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

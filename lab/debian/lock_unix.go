@@ -1,6 +1,6 @@
 //go:build unix
 
-package bootdisk
+package debian
 
 import (
 	"fmt"
@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive flock(2) on path, waiting up to wait for
+// LockFile takes an exclusive flock(2) on path, waiting up to wait for
 // another process that holds it (a concurrent test run filling the cache).
 // The kernel drops the lock if the holder dies.
-func lockFile(path string, wait time.Duration) (unlock func(), err error) {
+func LockFile(path string, wait time.Duration) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("bootdisk: cache lock: %w", err)
+		return nil, fmt.Errorf("debian: cache lock: %w", err)
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -25,7 +25,7 @@ func lockFile(path string, wait time.Duration) (unlock func(), err error) {
 		}
 		if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("bootdisk: cache lock %s: %v (another test run holds it?)", path, err)
+			return nil, fmt.Errorf("debian: cache lock %s: %v (another test run holds it?)", path, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
