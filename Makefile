@@ -7,6 +7,7 @@
 #   make SIGN_KEY=key.pem SIGN_CERT=cert.pem
 #                             ... Authenticode-signed for UEFI Secure Boot (sbsigntool)
 #   make qemu                 build, then boot it under U-Boot in QEMU
+#   make qemu FIRMWARE=edk2   ... under EDK2 (AAVMF); FIRMWARE=u-boot-2025: Debian 13's U-Boot
 #   make test                 run every test (host, tgtd, QEMU)
 #   make vet                  gofmt + go vet for the host and for GOOS=tamago
 #   make bench                QEMU SAN data-path benchmark (SNP_ANCHOR_IPXE=snp.efi: beside iPXE)
@@ -20,6 +21,7 @@ EMBED   ?=
 TRUST   ?=
 SIGN_KEY  ?=
 SIGN_CERT ?=
+FIRMWARE  ?= u-boot
 
 # The TamaGo compiler: `go tool tamago` (the tamago module's launcher, a tool
 # in go.mod) runs tamago-go matching the module version from the user cache.
@@ -78,7 +80,7 @@ sign:
 comma := ,
 
 qemu: efi
-	$(GO) run ./cmd/snplab run --efi $(OUT)
+	$(GO) run ./cmd/snplab run --efi $(OUT) --firmware $(FIRMWARE)
 
 test:
 	$(GO) test -count=1 -timeout 60m -p 1 ./...

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	snplab run --efi snp-go.efi [--disk extra.img]... [--tftp DIR] [--bootfile NAME]
+//	snplab run --efi snp-go.efi [--firmware u-boot|u-boot-2025|edk2] [--disk extra.img]... [--tftp DIR] [--bootfile NAME]
 //	           [--hostfwd RULE]... [--file /PATH=HOSTFILE]... [flags] [-- QEMU ARGS...]
 //	snplab disk --efi snp-go.efi -o disk.img [--file /PATH=HOSTFILE]... [--no-autoboot]
 //	snplab check
@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/snp-go/snp-go/lab"
+	"github.com/snp-go/snp-go/lab/firmware"
 	"github.com/spf13/pflag"
 )
 
@@ -147,7 +148,8 @@ func runCmd(args []string) error {
 	fs.IntVar(&cfg.MemoryMiB, "memory", 1024, "guest memory in MiB")
 	fs.StringVar(&cfg.CPU, "cpu", "cortex-a57", "QEMU CPU model (max is ~3x slower)")
 	fs.BoolVar(&cfg.NoRNG, "no-rng", false, "leave out virtio-rng (no EFI_RNG_PROTOCOL)")
-	fs.StringVar(&cfg.BIOS, "bios", lab.UBootPath, "U-Boot binary")
+	fwName := fs.String("firmware", "u-boot", "firmware: u-boot (Debian 12's 2023.01), u-boot-2025 (Debian 13's 2025.01, downloaded), edk2 (AAVMF)")
+	bios := fs.String("bios", "", "U-Boot binary to use instead of --firmware's")
 	keep := fs.String("image", "", "write the lab disk here and keep it (default: a temporary file)")
 	dry := fs.Bool("print", false, "print the QEMU command line instead of running it")
 	if err := fs.Parse(args); err != nil {
@@ -156,6 +158,25 @@ func runCmd(args []string) error {
 	cfg.ExtraArgs = fs.Args() // after --
 	if err := lab.Check(); err != nil {
 		return err
+	}
+	switch *fwName {
+	case "u-boot":
+		cfg.Firmware = lab.UBoot
+	case "u-boot-2025":
+		fw, err := firmware.UBoot2025()
+		if err != nil {
+			return fmt.Errorf("--firmware u-boot-2025: %w", err)
+		}
+		cfg.Firmware = fw
+	case "edk2":
+		// EDK2's boot manager starts the removable-media path by itself.
+		cfg.Firmware = lab.EDK2
+		d.removable = true
+	default:
+		return fmt.Errorf("--firmware %q: want u-boot, u-boot-2025 or edk2", *fwName)
+	}
+	if *bios != "" {
+		cfg.Firmware = lab.Firmware{Name: *bios, BIOS: *bios}
 	}
 
 	img := *keep
@@ -184,7 +205,9 @@ func runCmd(args []string) error {
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	how := "U-Boot's distro boot runs /boot.scr, which starts snp-go.efi"
-	if d.noAutoboot {
+	if cfg.Firmware.EDK2() {
+		how = "EDK2's boot manager starts " + lab.RemovablePath
+	} else if d.noAutoboot {
 		how = "at the prompt: " + lab.BootefiCommand("0:1", "snp-go.efi")
 	}
 	fmt.Fprintf(os.Stderr, "snplab: booting %s in QEMU (%s). Ctrl-A x quits.\n", d.efi, how)
