@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,17 +61,34 @@ func (f Firmware) args() ([]string, error) {
 // DEBUG_INFO line, printed by the release AAVMF too).
 var bdsStartRE = regexp.MustCompile(`BdsDxe: starting Boot[0-9A-F]{4} "[^"]*" from [^\r\n]*\r?\n`)
 
+// EDK2 UEFI Shell texts (the shell in AAVMF's firmware volume); its
+// startup countdown has colour escapes between the words.
+var shellStartup = regexp.MustCompile(`in \d+ seconds to skip`)
+
+// ShellPrompt is the EDK2 UEFI Shell's prompt.
+const ShellPrompt = "Shell> "
+
 // StartEFI starts the EFI application efi the firmware's way, on a fresh
-// machine made from cfg (cfg.Disks come after the application's disk) and
-// returns the machine and the console match at which the firmware began to
-// run it: U-Boot's "N bytes read" before bootefi, EDK2's "BdsDxe: starting
-// Boot0001" (EDK2 boots /EFI/BOOT/BOOTAA64.EFI of the first disk by
-// itself). The application's output follows.
-func StartEFI(t testing.TB, cfg Config, efi string) (*Machine, Match) {
+// machine made from cfg (cfg.Disks come after the application's disk), with
+// args as its command line (its load options), and returns the machine and
+// the console match at which the firmware began to run it; the
+// application's output follows.
+//
+//   - U-Boot: at the prompt, `setenv bootargs ARGS` (when args is not
+//     empty), then load and bootefi; the match is "N bytes read".
+//   - EDK2 without args: the boot manager starts /EFI/BOOT/BOOTAA64.EFI of
+//     the first disk by itself (UEFI 2.10 §3.5.1); the match is "BdsDxe:
+//     starting Boot0001 ...".
+//   - EDK2 with args: the first disk gets bootindex=0 and no removable-media
+//     loader, so the boot manager falls through to the UEFI Shell; at its
+//     prompt `fs0:\snp-go.efi ARGS`; the match is the end of its echo. The
+//     firmware has then connected no NIC by itself (the application must).
+func StartEFI(t testing.TB, cfg Config, efi, args string) (*Machine, Match) {
 	t.Helper()
 	img := t.TempDir() + "/efi-disk.img"
 	d := EFIDisk(efi, false)
-	if cfg.Firmware.EDK2() {
+	edk2 := cfg.Firmware.EDK2()
+	if edk2 && args == "" {
 		d.Files = map[string]File{RemovablePath: HostFile(efi)}
 	}
 	if err := BuildDisk(img, d); err != nil {
@@ -78,20 +96,66 @@ func StartEFI(t testing.TB, cfg Config, efi string) (*Machine, Match) {
 	}
 	cfg.Disks = append([]string{img}, cfg.Disks...)
 	cfg.Snapshot = true
+	cfg.FirstDiskBoots = edk2 && args != ""
 	m := Start(t, cfg)
-	if cfg.Firmware.EDK2() {
+	switch {
+	case edk2 && args == "":
 		at, err := m.Expect(bdsStartRE, 2*time.Minute)
 		if err != nil {
 			t.Fatalf("EDK2 did not start %s: %v", RemovablePath, err)
+		}
+		return m, at
+	case edk2:
+		if _, err := m.Expect(shellStartup, 2*time.Minute); err != nil {
+			t.Fatalf("EDK2 did not start its UEFI Shell: %v", err)
+		}
+		// Any key but ESC: go on without startup.nsh (there is none).
+		if err := m.Send(" "); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Expect(ShellPrompt, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		cmd := `fs0:` + strings.ReplaceAll(EFIPath, "/", `\`) + " " + args
+		if err := m.Send(cmd + "\r"); err != nil {
+			t.Fatal(err)
+		}
+		// The end of the echo (a long line may wrap before it).
+		at, err := m.Expect(regexp.MustCompile(`\n`), 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return m, at
 	}
 	if _, err := m.StopAutoboot(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	if args != "" {
+		if _, err := m.Run("setenv bootargs "+args, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 	loaded, err := m.Bootefi("0:1", EFIPath[1:], 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m, loaded
+}
+
+// WaitFirmware waits for the firmware to take over again after the
+// application StartEFI started returned: U-Boot's prompt; EDK2's shell
+// prompt when the shell started it, else the boot manager's next step (its
+// next boot option, or its front page).
+func (m *Machine) WaitFirmware(fw Firmware, fromShell bool, timeout time.Duration) error {
+	switch {
+	case !fw.EDK2():
+		_, err := m.WaitPrompt(timeout)
+		return err
+	case fromShell:
+		_, err := m.Expect(ShellPrompt, timeout)
+		return err
+	default:
+		_, err := m.Expect(regexp.MustCompile(`BdsDxe: (loading|starting|failed to load) Boot|Shell> `), timeout)
+		return err
+	}
 }

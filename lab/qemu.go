@@ -22,6 +22,10 @@ type Config struct {
 	// Snapshot attaches the disks with snapshot=on: guest writes (U-Boot's
 	// EFI variables, say) go to a temporary overlay, the images stay as built.
 	Snapshot bool
+	// FirstDiskBoots gives the first disk bootindex=0: EDK2 then boots
+	// only from it and connects no other device by itself (QEMU passes the
+	// boot order in fw_cfg); U-Boot ignores it.
+	FirstDiskBoots bool
 
 	NoRNG bool // leave out virtio-rng-pci, so U-Boot has no EFI_RNG_PROTOCOL
 
@@ -103,7 +107,11 @@ func (c Config) Args(console bool) ([]string, error) {
 		if c.Snapshot {
 			drive += ",snapshot=on"
 		}
-		args = append(args, "-drive", drive, "-device", fmt.Sprintf("virtio-blk-pci,drive=d%d", i))
+		dev := fmt.Sprintf("virtio-blk-pci,drive=d%d", i)
+		if i == 0 && c.FirstDiskBoots {
+			dev += ",bootindex=0"
+		}
+		args = append(args, "-drive", drive, "-device", dev)
 	}
 	return append(args, c.ExtraArgs...), nil
 }

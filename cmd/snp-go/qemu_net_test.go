@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/snp-go/snp-go/lab"
+	"github.com/snp-go/snp-go/lab/firmware"
 )
 
 // testPKI is a CA and a server certificate for the guest's view of the
@@ -99,9 +100,11 @@ func writeFile(t testing.TB, name string, b []byte) string {
 	return p
 }
 
-// TestQEMUNetwork: in the lab snp-go gets 10.0.2.15 by DHCP through U-Boot's
-// SNP, pings 10.0.2.2, and fetches a file over HTTPS from a server on the
-// host whose certificate chains to the CA given with TRUST.
+// TestQEMUNetwork: in the lab snp-go gets 10.0.2.15 by DHCP through the
+// firmware's SNP, pings 10.0.2.2, and fetches a file over HTTPS from a
+// server on the host whose certificate chains to the CA given with TRUST;
+// on each firmware build of the matrix (on EDK2 started from the UEFI
+// Shell, which has connected no NIC: snp-go connects it).
 func TestQEMUNetwork(t *testing.T) {
 	lab.SkipIfMissing(t)
 	pki := newPKI(t, "snp-go")
@@ -111,34 +114,33 @@ func TestQEMUNetwork(t *testing.T) {
 	sum := sha256.Sum256(payload)
 	port := serveHTTPS(t, pki, map[string][]byte{"/payload.bin": payload})
 
-	m := boot(t, efi, lab.Config{})
 	url := fmt.Sprintf("https://10.0.2.2:%d/payload.bin", port)
-	if _, err := m.Run("setenv bootargs --selftest=net --ping 10.0.2.2 --fetch "+url, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	d, err := m.Expect(regexp.MustCompile(`dhcp: net0 got 10\.0\.2\.15/24 gateway 10\.0\.2\.2 dns \[10\.0\.2\.3\] from \S+ in (\S+)`), 60*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Expect(regexp.MustCompile(`ping: 10\.0\.2\.2: [1-3]/3 replies`), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	f, err := m.Expect(regexp.MustCompile(`fetch: (\d+) bytes sha256 ([0-9a-f]+) in (\S+) \((\S+) MB/s\)`), 120*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Groups[2] != hex.EncodeToString(sum[:]) || f.Groups[1] != strconv.Itoa(len(payload)) {
-		t.Fatalf("guest fetched %s bytes with sha256 %s; want %d bytes, %x", f.Groups[1], f.Groups[2], len(payload), sum)
-	}
-	t.Logf("DHCP %s; HTTPS %s bytes in %s (%s MB/s)", d.Groups[1], f.Groups[1], f.Groups[3], f.Groups[4])
-	if _, err := m.Expect("selftest net: PASS", 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.WaitPrompt(30 * time.Second); err != nil {
-		t.Fatal(err)
+	for _, fw := range firmware.All(t) {
+		t.Run(fw.Name, func(t *testing.T) {
+			m, _ := lab.StartEFI(t, lab.Config{Firmware: fw}, efi, "--selftest=net --ping 10.0.2.2 --fetch "+url)
+			d, err := m.Expect(regexp.MustCompile(`dhcp: net0 got 10\.0\.2\.15/24 gateway 10\.0\.2\.2 dns \[10\.0\.2\.3\] from \S+ in (\S+)`), 60*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Expect(regexp.MustCompile(`ping: 10\.0\.2\.2: [1-3]/3 replies`), 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			f, err := m.Expect(regexp.MustCompile(`fetch: (\d+) bytes sha256 ([0-9a-f]+) in (\S+) \((\S+) MB/s\)`), 120*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Groups[2] != hex.EncodeToString(sum[:]) || f.Groups[1] != strconv.Itoa(len(payload)) {
+				t.Fatalf("guest fetched %s bytes with sha256 %s; want %d bytes, %x", f.Groups[1], f.Groups[2], len(payload), sum)
+			}
+			t.Logf("%s: DHCP %s; HTTPS %s bytes in %s (%s MB/s)", fw.Name, d.Groups[1], f.Groups[1], f.Groups[3], f.Groups[4])
+			if _, err := m.Expect("selftest net: PASS", 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			// snp-go returned the NIC and the firmware is in charge again.
+			if err := m.WaitFirmware(fw, true, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

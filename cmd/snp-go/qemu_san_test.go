@@ -65,7 +65,7 @@ func (s *sanLab) run(t *testing.T) (*lab.Machine, lab.Match) {
 // runOn is run on firmware fw.
 func (s *sanLab) runOn(t *testing.T, fw lab.Firmware) (*lab.Machine, lab.Match) {
 	t.Helper()
-	return lab.StartEFI(t, lab.Config{Firmware: fw}, s.efi)
+	return lab.StartEFI(t, lab.Config{Firmware: fw}, s.efi, "")
 }
 
 // bootToLinux waits for the chain after the firmware started snp-go:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/snp-go/snp-go/lab"
+	"github.com/snp-go/snp-go/lab/firmware"
 )
 
 // boot starts the lab with snp-go.efi on its disk and stops at U-Boot's prompt.
@@ -112,34 +113,32 @@ func TestQEMUNoRNG(t *testing.T) {
 func TestQEMUSelftests(t *testing.T) {
 	lab.SkipIfMissing(t)
 	efi := lab.NeedEFI(t, lab.EFIBuild{})
-	m := boot(t, efi, lab.Config{})
-	if _, err := m.Run("setenv bootargs --selftest=callbacks,memdisk", 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	cb, err := m.Expect(regexp.MustCompile(`callbacks: firmware call (\S+), firmware call \+ Go callback (\S+): callback round trip (\S+) \(n=\d+\); nesting ok`), 60*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("firmware call %s; with Go callback %s; callback round trip %s", cb.Groups[1], cb.Groups[2], cb.Groups[3])
-	if _, err := m.Expect("selftest callbacks: PASS", 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		`memdisk: connected in \S+: \d+ reads`,
-		`memdisk: file system at VenHw\([0-9A-F-]+,[0-9A-F]+\)/HD\(1,GPT,`,
-		`memdisk: SNPGO.TXT: hello from a Go Block IO disk`,
-		`memdisk: PAYLOAD.BIN \d+ bytes ok`,
-		`selftest memdisk: PASS`,
-		`staying resident`,
-	} {
-		mt, err := m.Expect(regexp.MustCompile(want), 60*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Log(mt.Text)
+	for _, fw := range firmware.All(t) {
+		t.Run(fw.Name, func(t *testing.T) {
+			m, _ := lab.StartEFI(t, lab.Config{Firmware: fw}, efi, "--selftest=callbacks,memdisk")
+			cb, err := m.Expect(regexp.MustCompile(`callbacks: firmware call (\S+), firmware call \+ Go callback (\S+): callback round trip (\S+) \(n=\d+\); nesting ok`), 60*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("firmware call %s; with Go callback %s; callback round trip %s", cb.Groups[1], cb.Groups[2], cb.Groups[3])
+			if _, err := m.Expect("selftest callbacks: PASS", 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{
+				`memdisk: connected in \S+: \d+ reads`,
+				`memdisk: file system at VenHw\([0-9A-F-]+,[0-9A-F]+\)/HD\(1,GPT,`,
+				`memdisk: SNPGO.TXT: hello from a Go Block IO disk`,
+				`memdisk: PAYLOAD.BIN \d+ bytes ok`,
+				`selftest memdisk: PASS`,
+				`staying resident`,
+			} {
+				mt, err := m.Expect(regexp.MustCompile(want), 60*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(mt.Text)
+			}
+		})
 	}
 }
 
