@@ -7,67 +7,70 @@ import (
 	"time"
 
 	"github.com/snp-go/snp-go/lab"
+	"github.com/snp-go/snp-go/lab/firmware"
 )
 
 // TestQEMUShell drives snp-go's shell over U-Boot's serial console: Ctrl-B
 // at the start-up prompt, commands and settings, line editing, history,
-// Tab completion, Ctrl-C interrupting a sleep, and exit back to U-Boot.
+// Tab completion, Ctrl-C interrupting a sleep, and exit back to the
+// firmware; on each firmware build of the matrix.
 func TestQEMUShell(t *testing.T) {
 	lab.SkipIfMissing(t)
 	efi := lab.NeedEFI(t, lab.EFIBuild{})
-	m := boot(t, efi, lab.Config{})
-	if _, err := m.Bootefi("0:1", "snp-go.efi", 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Expect("Press Ctrl-B for the snp-go command line", 60*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	m.Send("\x02") // Ctrl-B
-	prompt := func() {
-		t.Helper()
-		if _, err := m.Expect("snp-go> ", 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run := func(keys string, want any) Match {
-		t.Helper()
-		prompt()
-		if err := m.Send(keys); err != nil {
-			t.Fatal(err)
-		}
-		mt, err := m.Expect(want, 30*time.Second)
-		if err != nil {
-			t.Fatalf("after typing %q: %v", keys, err)
-		}
-		return Match(mt)
-	}
-	run("set greeting hello-from-shell\r", "\n")
-	run("echo ${greeting} ${buildarch}\r", "hello-from-shell arm64")
-	// Line editing: type "echo wrold", fix it with Left and Backspace.
-	run("echo wrld\x1b[D\x1b[D\x1b[Do\r", regexp.MustCompile(`\r\nworld\r*\n`))
-	// History: Up recalls the previous line.
-	run("\x1b[A\r", regexp.MustCompile(`\r\nworld\r*\n`))
-	// Tab completion of a command name.
-	run("isse\t greeting && echo set-yes\r", "set-yes")
-	// Ctrl-C interrupts a running command and returns to the prompt.
-	prompt()
-	m.Send("sleep 60\r")
-	time.Sleep(1500 * time.Millisecond)
-	start := time.Now()
-	m.Send("\x03")
-	run("echo after-interrupt\r", "after-interrupt")
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("Ctrl-C took %v to end sleep 60", d)
-	}
-	// A failing command reports its error and ${errno}.
-	run("nosuchcmd || echo errno=${errno}\r", regexp.MustCompile(`errno=0x[0-9a-f]+`))
-	prompt()
-	m.Send("exit\r")
-	if _, err := m.Expect("snp-go: returning to firmware", 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.WaitPrompt(20 * time.Second); err != nil {
-		t.Fatal(err)
+	for _, fw := range firmware.All(t) {
+		t.Run(fw.Name, func(t *testing.T) {
+			m, _ := lab.StartEFI(t, lab.Config{Firmware: fw}, efi, "")
+			if _, err := m.Expect("Press Ctrl-B for the snp-go command line", 60*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			m.Send("\x02") // Ctrl-B
+			prompt := func() {
+				t.Helper()
+				if _, err := m.Expect("snp-go> ", 30*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run := func(keys string, want any) Match {
+				t.Helper()
+				prompt()
+				if err := m.Send(keys); err != nil {
+					t.Fatal(err)
+				}
+				mt, err := m.Expect(want, 30*time.Second)
+				if err != nil {
+					t.Fatalf("after typing %q: %v", keys, err)
+				}
+				return Match(mt)
+			}
+			run("set greeting hello-from-shell\r", "\n")
+			run("echo ${greeting} ${buildarch}\r", "hello-from-shell arm64")
+			// Line editing: type "echo wrold", fix it with Left and Backspace.
+			run("echo wrld\x1b[D\x1b[D\x1b[Do\r", regexp.MustCompile(`\r\nworld\r*\n`))
+			// History: Up recalls the previous line.
+			run("\x1b[A\r", regexp.MustCompile(`\r\nworld\r*\n`))
+			// Tab completion of a command name.
+			run("isse\t greeting && echo set-yes\r", "set-yes")
+			// Ctrl-C interrupts a running command and returns to the prompt.
+			prompt()
+			m.Send("sleep 60\r")
+			time.Sleep(1500 * time.Millisecond)
+			start := time.Now()
+			m.Send("\x03")
+			run("echo after-interrupt\r", "after-interrupt")
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("Ctrl-C took %v to end sleep 60", d)
+			}
+			// A failing command reports its error and ${errno}.
+			run("nosuchcmd || echo errno=${errno}\r", regexp.MustCompile(`errno=0x[0-9a-f]+`))
+			prompt()
+			m.Send("exit\r")
+			if _, err := m.Expect("snp-go: returning to firmware", 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.WaitFirmware(fw, false, 60*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

@@ -156,3 +156,30 @@ func TestQEMUEmbed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestQEMUEDK2Rerun: under EDK2, snp-go returns to the UEFI Shell with the
+// firmware as it found it (runtime pool freed, the NIC given back to EDK2's
+// network stack), so a second run in the same firmware session takes the
+// NIC again and uses it.
+func TestQEMUEDK2Rerun(t *testing.T) {
+	lab.SkipIfMissing(t)
+	efi := lab.NeedEFI(t, lab.EFIBuild{})
+	m, _ := lab.StartEFI(t, lab.Config{Firmware: lab.EDK2}, efi, "--selftest=net --ping 10.0.2.2")
+	for run := 1; run <= 2; run++ {
+		if _, err := m.Expect(regexp.MustCompile(`net0: 52:54:00:12:34:56 \S+ \(MTU 1500, exclusive\)`), 60*time.Second); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if _, err := m.Expect(regexp.MustCompile(`ping: 10\.0\.2\.2: [1-3]/3 replies`), 60*time.Second); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if _, err := m.Expect("selftest net: PASS", 10*time.Second); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if err := m.WaitFirmware(lab.EDK2, true, 30*time.Second); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if run == 1 {
+			m.Send(`fs0:\snp-go.efi --selftest=net --ping 10.0.2.2` + "\r")
+		}
+	}
+}
