@@ -50,6 +50,7 @@ const (
 	bsCreateEventEx             = 368
 
 	rtGetTime     = 24
+	rtGetVariable = 72
 	rtResetSystem = 104
 )
 
@@ -320,6 +321,47 @@ func CloseEvent(e Event) error { return callBS("CloseEvent", bsCloseEvent, uintp
 
 // SignalEvent signals e (§7.1.4).
 func SignalEvent(e Event) error { return callBS("SignalEvent", bsSignalEvent, uintptr(e)) }
+
+// GlobalVariableGUID is EFI_GLOBAL_VARIABLE (§3.3).
+var GlobalVariableGUID = MustGUID("8be4df61-93ca-11d2-aa0d-00e098032b8c")
+
+// GetVariable returns the value of variable name of vendor g, up to max
+// bytes (§8.2.1).
+func GetVariable(name string, g *GUID, max int) ([]byte, error) {
+	n := UCS2(name)
+	nbuf, err := AllocatePool(2 * len(n))
+	if err != nil {
+		return nil, err
+	}
+	defer FreePool(nbuf)
+	copy(unsafe.Slice((*uint16)(nbuf), len(n)), n)
+	data, err := AllocatePool(max)
+	if err != nil {
+		return nil, err
+	}
+	defer FreePool(data)
+	size := alloc[uintptr]()
+	*size = uintptr(max)
+	if err := wrap("RuntimeServices.GetVariable("+name+")", Call(fn(rs(), rtGetVariable), uintptr(nbuf), ptr(g), 0, ptr(size), uintptr(data))); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), unsafe.Slice((*byte)(data), *size)...), nil
+}
+
+// SecureBoot reports the firmware's Secure Boot state: the global
+// variables SecureBoot (1: images are verified) and SetupMode (1: no
+// platform key, nothing is enforced), §3.3 Table 3.4. known is false when
+// the firmware has no such variables (U-Boot without Secure Boot support).
+func SecureBoot() (on, known bool) {
+	v, err := GetVariable("SecureBoot", &GlobalVariableGUID, 1)
+	if err != nil || len(v) != 1 {
+		return false, false
+	}
+	if m, err := GetVariable("SetupMode", &GlobalVariableGUID, 1); err == nil && len(m) == 1 && m[0] == 1 {
+		return false, true
+	}
+	return v[0] == 1, true
+}
 
 // Time is EFI_TIME (§8.3.1).
 type Time struct {

@@ -17,6 +17,9 @@ import (
 type EFIBuild struct {
 	Embed string   // boot script to embed (a file)
 	Trust []string // PEM files with trust anchors
+	// SignKey and SignCert (PEM files, the key unencrypted) Authenticode-sign
+	// the image for UEFI Secure Boot (make SIGN_KEY= SIGN_CERT=).
+	SignKey, SignCert string
 }
 
 // ErrNoTamaGo is returned by BuildEFI when the TamaGo compiler is missing.
@@ -50,7 +53,7 @@ func BuildEFI(b EFIBuild) (string, error) {
 	}
 	// The checkout is part of the key: two trees (worktrees, helpers) must
 	// not overwrite each other's build.
-	key := sha256.Sum256([]byte(root + "\x00" + b.Embed + "\x00" + strings.Join(b.Trust, ",")))
+	key := sha256.Sum256([]byte(root + "\x00" + b.Embed + "\x00" + strings.Join(b.Trust, ",") + "\x00" + b.SignKey + "\x00" + b.SignCert))
 	name := hex.EncodeToString(key[:8])
 	efiMu.Lock()
 	defer efiMu.Unlock()
@@ -68,6 +71,9 @@ func BuildEFI(b EFIBuild) (string, error) {
 	}
 	if len(b.Trust) > 0 {
 		args = append(args, "TRUST="+strings.Join(b.Trust, ","))
+	}
+	if b.SignKey != "" || b.SignCert != "" {
+		args = append(args, "SIGN_KEY="+b.SignKey, "SIGN_CERT="+b.SignCert)
 	}
 	cmd := exec.Command("make", args...)
 	msg, err := cmd.CombinedOutput()

@@ -34,6 +34,19 @@ var UBoot = Firmware{Name: "u-boot-2023.01", BIOS: UBootPath}
 // EDK2 is Debian 12's AAVMF (qemu-efi-aarch64: EDK2 2022.11).
 var EDK2 = Firmware{Name: "edk2-2022.11", Code: AAVMFCode, Vars: AAVMFVars}
 
+// EDK2SecureBoot is the same EDK2 with Secure Boot on: Debian's snakeoil
+// variable store has PK, KEK and db enrolled with the snakeoil certificate,
+// whose key signs images it accepts (SnakeoilKey, SnakeoilCert).
+var EDK2SecureBoot = Firmware{Name: "edk2-2022.11-secureboot", Code: "/usr/share/AAVMF/AAVMF_CODE.snakeoil.fd", Vars: "/usr/share/AAVMF/AAVMF_VARS.snakeoil.fd"}
+
+// Debian's snakeoil signing pair for EDK2SecureBoot (qemu-efi-aarch64); the
+// key is encrypted with SnakeoilPassword.
+const (
+	SnakeoilKey      = "/usr/share/qemu-efi-aarch64/PkKek-1-snakeoil.key"
+	SnakeoilCert     = "/usr/share/qemu-efi-aarch64/PkKek-1-snakeoil.pem"
+	SnakeoilPassword = "snakeoil"
+)
+
 // args returns QEMU's firmware arguments, checking the files exist.
 func (f Firmware) args() ([]string, error) {
 	if f.EDK2() {

@@ -5,7 +5,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -277,6 +279,16 @@ func (p *efiPlatform) startImage(src []byte, dp []byte, cmdline, name string) er
 		src = mem
 	}
 	h, err := efi.LoadImage(dp, src)
+	if errors.Is(err, efi.SecurityViolation) || errors.Is(err, efi.AccessDenied) {
+		// UEFI 2.10 §7.4.1: on EFI_SECURITY_VIOLATION the image was loaded
+		// but policy forbids starting it: unload it; on EFI_ACCESS_DENIED
+		// nothing was loaded. With Secure Boot on (§32.4) both mean its
+		// signature (or hash) is not in db, or is in dbx.
+		if h != 0 {
+			efi.UnloadImage(h)
+		}
+		return &secureBootRefusal{name: name, err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -297,6 +309,23 @@ func (p *efiPlatform) startImage(src []byte, dp []byte, cmdline, name string) er
 	}
 	return nil
 }
+
+// secureBootRefusal is the firmware refusing to load an image: with Secure
+// Boot on, one whose signature its db does not trust. Scripts see EACCES.
+type secureBootRefusal struct {
+	name string
+	err  error
+}
+
+func (e *secureBootRefusal) Error() string {
+	sb := "Secure Boot is off or unknown"
+	if on, known := efi.SecureBoot(); known && on {
+		sb = "Secure Boot is on"
+	}
+	return fmt.Sprintf("%s: the firmware refused to load it (%v; %s): it is not signed by a key in the firmware's db (or it is in dbx); sign it with a trusted key", e.name, e.err, sb)
+}
+
+func (e *secureBootRefusal) Unwrap() []error { return []error{e.err, fs.ErrPermission} }
 
 // efiSystem resets or powers off through Runtime Services (§8.5.1).
 type efiSystem struct{}

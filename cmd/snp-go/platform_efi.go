@@ -74,6 +74,14 @@ func (p *efiPlatform) Banner() {
 	} else {
 		fmt.Printf("  random:   WARNING: no usable EFI_RNG_PROTOCOL (%v; add virtio-rng): randomness is NOT secure; TLS and CHAP are predictable\n", efi.RNGStatus)
 	}
+	switch on, known := efi.SecureBoot(); {
+	case !known:
+		fmt.Println("  secure boot: not supported by the firmware")
+	case on:
+		fmt.Println("  secure boot: on (the firmware verifies every image snp-go starts)")
+	default:
+		fmt.Println("  secure boot: off")
+	}
 }
 
 // vendorGUID identifies snp-go's own device path nodes.
