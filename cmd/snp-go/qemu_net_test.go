@@ -29,8 +29,10 @@ import (
 // testPKI is a CA and a server certificate for the guest's view of the
 // host, 10.0.2.2 (slirp), and for 127.0.0.1.
 type testPKI struct {
-	caPEM []byte
-	cert  tls.Certificate
+	caPEM  []byte
+	cert   tls.Certificate
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
 }
 
 func newPKI(t testing.TB, name string) *testPKI {
@@ -65,8 +67,10 @@ func newPKI(t testing.TB, name string) *testPKI {
 		t.Fatal(err)
 	}
 	return &testPKI{
-		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		cert:  tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		cert:   tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		caCert: caCert,
+		caKey:  caKey,
 	}
 }
 
