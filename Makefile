@@ -4,6 +4,7 @@
 #   make EMBED=boot.ipxe      ... with an embedded boot script
 #   make TRUST=ca.pem[,b.pem] ... with embedded HTTPS trust anchors
 #   make OUT=/tmp/x.efi       ... somewhere else (tests build variants in parallel)
+#   make BANNER_TIMEOUT=0     ... no "Press Ctrl-B" wait (tenths of a second as iPXE's; default 20)
 #   make SIGN_KEY=key.pem SIGN_CERT=cert.pem
 #                             ... Authenticode-signed for UEFI Secure Boot (sbsigntool)
 #   make qemu                 build, then boot it under U-Boot in QEMU
@@ -22,6 +23,9 @@ TRUST   ?=
 SIGN_KEY  ?=
 SIGN_CERT ?=
 FIRMWARE  ?= u-boot
+# How long "Press Ctrl-B for the snp-go command line..." waits, in tenths of
+# a second as iPXE's BANNER_TIMEOUT (config/general.h); 0: no prompt.
+BANNER_TIMEOUT ?= 20
 
 # The TamaGo compiler: `go tool tamago` (the tamago module's launcher, a tool
 # in go.mod) runs tamago-go matching the module version from the user cache.
@@ -31,7 +35,7 @@ TAMAGO_ENV     := GOOS=tamago GOARCH=arm64 GOOSPKG=github.com/usbarmory/tamago
 
 # Two links at different text addresses; cmd/mkefi turns the words that
 # differ by exactly the delta into PE base relocations.
-LDFLAGS := -s -w -buildid= -B none -E _rt0_arm64_tamago -R 0x1000 -X main.version=$(VERSION)
+LDFLAGS := -s -w -buildid= -B none -E _rt0_arm64_tamago -R 0x1000 -X main.version=$(VERSION) -X main.bannerTimeout=$(BANNER_TIMEOUT)
 LOW     := 0x50010000
 HIGH    := 0x60010000
 
@@ -49,6 +53,7 @@ tamago-check:
 # internal/cpu's arm64 osInit, so that Go's AES, GHASH, SHA and CRC32
 # assembly is used; see board/cpu.go).
 efi snp-go.efi: tamago-check
+	@[[ "$(BANNER_TIMEOUT)" =~ ^[0-9]+$$ ]] && [ "$(BANNER_TIMEOUT)" -le 65535 ] || { echo "BANNER_TIMEOUT=$(BANNER_TIMEOUT): want tenths of a second, 0-65535 (iPXE's unit; 0: no Ctrl-B prompt)" >&2; exit 1; }
 	@mkdir -p $(BUILD)
 	@overlay='{"Replace":{'; sep=; \
 	if [ -n "$(EMBED)" ]; then \

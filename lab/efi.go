@@ -13,13 +13,17 @@ import (
 	"testing"
 )
 
-// EFIBuild selects a variant of snp-go.efi (the Makefile's EMBED and TRUST).
+// EFIBuild selects a variant of snp-go.efi (the Makefile's EMBED, TRUST,
+// SIGN_KEY/SIGN_CERT and BANNER_TIMEOUT).
 type EFIBuild struct {
 	Embed string   // boot script to embed (a file)
 	Trust []string // PEM files with trust anchors
 	// SignKey and SignCert (PEM files, the key unencrypted) Authenticode-sign
 	// the image for UEFI Secure Boot (make SIGN_KEY= SIGN_CERT=).
 	SignKey, SignCert string
+	// BannerTimeout is BANNER_TIMEOUT, the "Press Ctrl-B" wait in tenths
+	// of a second ("0": none); "" leaves the Makefile's default (20).
+	BannerTimeout string
 }
 
 // ErrNoTamaGo is returned by BuildEFI when the TamaGo compiler is missing.
@@ -53,7 +57,7 @@ func BuildEFI(b EFIBuild) (string, error) {
 	}
 	// The checkout is part of the key: two trees (worktrees, helpers) must
 	// not overwrite each other's build.
-	key := sha256.Sum256([]byte(root + "\x00" + b.Embed + "\x00" + strings.Join(b.Trust, ",") + "\x00" + b.SignKey + "\x00" + b.SignCert))
+	key := sha256.Sum256([]byte(root + "\x00" + b.Embed + "\x00" + strings.Join(b.Trust, ",") + "\x00" + b.SignKey + "\x00" + b.SignCert + "\x00" + b.BannerTimeout))
 	name := hex.EncodeToString(key[:8])
 	efiMu.Lock()
 	defer efiMu.Unlock()
@@ -74,6 +78,9 @@ func BuildEFI(b EFIBuild) (string, error) {
 	}
 	if b.SignKey != "" || b.SignCert != "" {
 		args = append(args, "SIGN_KEY="+b.SignKey, "SIGN_CERT="+b.SignCert)
+	}
+	if b.BannerTimeout != "" {
+		args = append(args, "BANNER_TIMEOUT="+b.BannerTimeout)
 	}
 	cmd := exec.Command("make", args...)
 	msg, err := cmd.CombinedOutput()

@@ -20,7 +20,8 @@ shell
 `
 
 // ShellPromptText and ShellPromptTimeout are iPXE's start-up banner
-// prompt, for snp-go.
+// prompt, for snp-go. ShellPromptTimeout is the default of the build
+// option BANNER_TIMEOUT (iPXE's config/general.h: 20 tenths of a second).
 const (
 	ShellPromptText    = "Press Ctrl-B for the snp-go command line..."
 	ShellPromptTimeout = 2 * time.Second
@@ -28,21 +29,32 @@ const (
 
 // PromptShell shows "Press Ctrl-B for the snp-go command line..." for
 // timeout and reports whether Ctrl-B was pressed. Any other key ends the
-// wait early (as in iPXE's shell_banner).
+// wait early (as in iPXE's shell_banner). Unlike iPXE, which erases the
+// prompt with backspaces and lets the next output overwrite it, the
+// prompt line is ended: on a serial console captured to a log, the
+// erased prompt and the next line would otherwise share one line. A
+// timeout of zero or less shows nothing and waits for nothing (iPXE's
+// BANNER_TIMEOUT=0).
 func (e *Engine) PromptShell(ctx context.Context, timeout time.Duration) bool {
-	if e.env.Console == nil {
+	if e.env.Console == nil || timeout <= 0 {
 		return false
 	}
-	return e.prompt(ctx, ShellPromptText, timeout, lineedit.KeyCtrlB) == nil
+	e.printf("%s", ShellPromptText)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	k, err := e.env.Console.ReadKey(ctx)
+	e.printf("\n")
+	return err == nil && k == lineedit.KeyCtrlB
 }
 
-// Startup is snp-go's boot flow: offer the shell for two seconds, then
-// run the embedded script (DefaultScript when embedded is empty), or the
-// shell if Ctrl-B was pressed. It returns when the script ends or the
-// shell is left with `exit`; the EFI application then returns to the
-// firmware. The error is the script's status (*ScriptError) or nil.
-func (e *Engine) Startup(ctx context.Context, embedded []byte) error {
-	if e.PromptShell(ctx, ShellPromptTimeout) {
+// Startup is snp-go's boot flow: offer the shell for banner (the build's
+// BANNER_TIMEOUT; none when zero), then run the embedded script
+// (DefaultScript when embedded is empty), or the shell if Ctrl-B was
+// pressed. It returns when the script ends or the shell is left with
+// `exit`; the EFI application then returns to the firmware. The error is
+// the script's status (*ScriptError) or nil.
+func (e *Engine) Startup(ctx context.Context, embedded []byte, banner time.Duration) error {
+	if e.PromptShell(ctx, banner) {
 		return e.Shell(ctx)
 	}
 	name := "embedded.ipxe"

@@ -537,7 +537,7 @@ func TestStartup(t *testing.T) {
 	// Ctrl-B at the banner: the shell, and exit returns.
 	te := newTestEnv()
 	te.con.typeKeys("\x02echo in shell\rexit\r")
-	if err := te.e.Startup(context.Background(), []byte("#!ipxe\necho embedded\n")); err != nil {
+	if err := te.e.Startup(context.Background(), []byte("#!ipxe\necho embedded\n"), ShellPromptTimeout); err != nil {
 		t.Errorf("Startup with Ctrl-B = %v; want nil", err)
 	}
 	out := te.con.out.String()
@@ -549,11 +549,38 @@ func TestStartup(t *testing.T) {
 	te = newTestEnv()
 	te.con.typeKeys("x")
 	start := time.Now()
-	if err := te.e.Startup(context.Background(), []byte("#!ipxe\necho embedded\n")); err != nil {
+	if err := te.e.Startup(context.Background(), []byte("#!ipxe\necho embedded\n"), ShellPromptTimeout); err != nil {
 		t.Errorf("Startup = %v; want nil", err)
 	}
 	if !strings.Contains(te.con.out.String(), "embedded\n") || time.Since(start) > time.Second {
 		t.Errorf("Startup did not run the embedded script at once: %q", te.con.out.String())
+	}
+	// The prompt line is ended before the script's output.
+	if out := te.con.out.String(); !strings.HasPrefix(out, ShellPromptText+"\n") {
+		t.Errorf("Startup output = %q; want it to start with %q", out, ShellPromptText+"\n")
+	}
+
+	// No key: the prompt waits for the whole banner timeout.
+	te = newTestEnv()
+	start = time.Now()
+	if err := te.e.Startup(context.Background(), []byte("#!ipxe\necho embedded\n"), 300*time.Millisecond); err != nil {
+		t.Errorf("Startup = %v; want nil", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("Startup with a 300ms banner and no key returned after %v", d)
+	}
+	if out := te.con.out.String(); out != ShellPromptText+"\nembedded\n" {
+		t.Errorf("Startup output = %q; want %q", out, ShellPromptText+"\nembedded\n")
+	}
+
+	// BANNER_TIMEOUT=0: no prompt and no wait, even with nothing typed.
+	te = newTestEnv()
+	start = time.Now()
+	if err := te.e.Startup(context.Background(), []byte("#!ipxe\necho embedded\n"), 0); err != nil {
+		t.Errorf("Startup(banner 0) = %v; want nil", err)
+	}
+	if out := te.con.out.String(); out != "embedded\n" || time.Since(start) > 200*time.Millisecond {
+		t.Errorf("Startup(banner 0) printed %q after %v; want only %q at once", out, time.Since(start), "embedded\n")
 	}
 
 	// No embedded script: the default script; DHCP fails so it starts the shell.
@@ -566,7 +593,7 @@ func TestStartup(t *testing.T) {
 		}
 		te.con.typeKeys("exit\r")
 	}()
-	if err := te.e.Startup(context.Background(), nil); err != nil {
+	if err := te.e.Startup(context.Background(), nil, ShellPromptTimeout); err != nil {
 		t.Errorf("Startup with the default script = %v; want nil after exit", err)
 	}
 	if out := te.con.out.String(); !strings.Contains(out, "network boot did not succeed (error 0x4c000092)") {

@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/snp-go/snp-go/script"
 )
 
 // tcpWindow is snp-go's TCP receive budget, for all connections together.
@@ -27,6 +30,20 @@ const tcpWindow = 32 << 10
 
 // version is set by the Makefile (-X main.version=...).
 var version = "dev"
+
+// bannerTimeout is the Makefile's BANNER_TIMEOUT (-X main.bannerTimeout=...):
+// how long "Press Ctrl-B for the snp-go command line..." waits, in tenths
+// of a second as iPXE's BANNER_TIMEOUT (config/general.h); 0 skips it.
+var bannerTimeout = "20"
+
+// bannerWait parses BANNER_TIMEOUT.
+func bannerWait(s string) (time.Duration, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("BANNER_TIMEOUT=%q: want tenths of a second, 0-65535: %w", s, err)
+	}
+	return time.Duration(n) * time.Second / 10, nil
+}
 
 func main() {
 	plat := platform()
@@ -54,7 +71,12 @@ func main() {
 		// The boot flow: Ctrl-B prompt, then the embedded script (or
 		// iPXE's autoboot: dhcp, chain filename / sanboot root-path), or
 		// the shell. It returns when the script ends or `exit` is typed.
-		if err := plat.Boot(embeddedFile("script.ipxe")); err != nil {
+		banner, err := bannerWait(bannerTimeout)
+		if err != nil {
+			fmt.Printf("snp-go: %v; using %v\n", err, script.ShellPromptTimeout)
+			banner = script.ShellPromptTimeout
+		}
+		if err := plat.Boot(embeddedFile("script.ipxe"), banner); err != nil {
 			fmt.Printf("snp-go: %v\n", err)
 		}
 		fmt.Println("snp-go: returning to firmware")

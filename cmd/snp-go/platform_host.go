@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 // On the host, snp-go only explains how to build it: it is an EFI
@@ -23,6 +24,6 @@ func (hostPlatform) SelftestMemdisk() error                                     
 func (hostPlatform) SelftestCallbacks() error                                        { return nil }
 func (hostPlatform) StayResident(why string)                                         {}
 func (hostPlatform) SelftestNet(ping, url string) error                              { return nil }
-func (hostPlatform) Boot(embedded []byte) error                                      { return nil }
+func (hostPlatform) Boot(embedded []byte, banner time.Duration) error                { return nil }
 func (hostPlatform) SelftestISCSI(root string, chunk int, u, p, ru, rp string) error { return nil }
 func (hostPlatform) SetTCPWindow(n int)                                              {}
