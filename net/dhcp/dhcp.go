@@ -62,7 +62,13 @@ type Options struct {
 	InitialTimeout time.Duration
 	MaxTimeout     time.Duration
 
-	// NoConfigure leaves the interface alone (only returns the lease).
+	// ProxyTimeout bounds the wait for a ProxyDHCP server's answer on
+	// port 4011 (default DefaultProxyTimeout). It is only waited for when
+	// an offer announced a ProxyDHCP service without boot information.
+	ProxyTimeout time.Duration
+
+	// NoConfigure leaves the interface alone (only returns the lease). A
+	// ProxyDHCP REQUEST to port 4011 needs the address, so it is skipped.
 	NoConfigure bool
 	// Logf receives progress lines ("DHCP net0: DISCOVER …"); nil: silent.
 	Logf func(format string, args ...any)
@@ -86,6 +92,14 @@ type Lease struct {
 	Obtained  time.Time
 	Elapsed   time.Duration // first DISCOVER to ACK ("DHCP time to address")
 	Sent      int           // messages sent, retransmissions included
+
+	// Proxy is the ProxyDHCP server's boot information, when a ProxyDHCP
+	// offer came (PXE specification 2.1, chapter 2); nil otherwise. iPXE exposes it as
+	// the settings scope "proxydhcp".
+	Proxy *ProxyLease
+	// ProxyError says why an announced ProxyDHCP service gave nothing
+	// (no answer on port 4011); the lease itself is good.
+	ProxyError error
 }
 
 // Codes returns the option codes present, sorted.
@@ -120,6 +134,9 @@ func (o *Options) setDefaults() {
 	if o.MaxTimeout <= 0 {
 		o.MaxTimeout = 8 * time.Second
 	}
+	if o.ProxyTimeout <= 0 {
+		o.ProxyTimeout = DefaultProxyTimeout
+	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
@@ -149,7 +166,7 @@ func Run(ctx context.Context, ifc *snpnet.Interface, o Options) (*Lease, error) 
 	if _, err := rand.Read(c.xid[:]); err != nil {
 		return nil, fmt.Errorf("DHCP %s: transaction id: %w", name, err)
 	}
-	lease, err := c.run(ctx)
+	lease, offer, err := c.run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("DHCP %s (%s): %w", name, ifc.MAC(), err)
 	}
@@ -158,6 +175,28 @@ func Run(ctx context.Context, ifc *snpnet.Interface, o Options) (*Lease, error) 
 		conn.Close()
 		if err := ifc.Configure(lease.Config); err != nil {
 			return lease, fmt.Errorf("DHCP %s: applying lease %v: %w", name, lease.Config.Address, err)
+		}
+	}
+	switch planProxy(offer, c.proxy) {
+	case proxyUse:
+		lease.Proxy = proxyLease(c.proxy.r, c.proxy.server, "offer")
+		o.Logf("DHCP %s: ProxyDHCP offer from %v", name, c.proxy.server)
+	case proxyAsk:
+		if o.NoConfigure {
+			lease.ProxyError = fmt.Errorf("ProxyDHCP %v: not asked on port %d (interface left unconfigured)", c.proxy.server, pxePort)
+			break
+		}
+		r, err := c.askProxy(ctx, lease, c.proxy.server)
+		switch {
+		case err == nil:
+			lease.Proxy = proxyLease(r, c.proxy.server, fmt.Sprintf("port %d", pxePort))
+			o.Logf("DHCP %s: ProxyDHCP answer from %v:%d", name, c.proxy.server, pxePort)
+		case ctx.Err() != nil:
+			return lease, fmt.Errorf("DHCP %s: ProxyDHCP: %w", name, ctx.Err())
+		case errors.Is(err, errTimeout):
+			lease.ProxyError = fmt.Errorf("ProxyDHCP server %v announced itself (PXEClient) but gave no boot information on port %d within %v", c.proxy.server, pxePort, o.ProxyTimeout)
+		default:
+			lease.ProxyError = fmt.Errorf("ProxyDHCP server %v: %w", c.proxy.server, err)
 		}
 	}
 	return lease, nil
@@ -170,17 +209,19 @@ type client struct {
 	xid   dhcpv4.TransactionID
 	start time.Time
 	sent  int
+	proxy *proxyOffer // the best ProxyDHCP offer seen so far
 }
 
-func (c *client) run(ctx context.Context) (*Lease, error) {
+// run returns the acknowledged lease and the offer it came from.
+func (c *client) run(ctx context.Context) (*Lease, *reply, error) {
 	naks := 0
 	for {
 		offer, err := c.exchange(ctx, c.discover(), dhcpv4.MessageTypeOffer)
 		if err != nil {
 			if errors.Is(err, errTimeout) {
-				return nil, fmt.Errorf("%w after %d DISCOVERs in %v: is a DHCP server on this segment/VLAN?", ErrNoOffer, c.sent, time.Since(c.start).Round(time.Millisecond))
+				return nil, nil, fmt.Errorf("%w after %d DISCOVERs in %v: is a DHCP server on this segment/VLAN?", ErrNoOffer, c.sent, time.Since(c.start).Round(time.Millisecond))
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		yi, _ := netip.AddrFromSlice(offer.msg.YourIPAddr.To4())
 		sid, _ := addr4(offer.opts[optServerID])
@@ -189,18 +230,18 @@ func (c *client) run(ctx context.Context) (*Lease, error) {
 		if errors.Is(err, errNak) {
 			naks++
 			if naks > c.o.Attempts {
-				return nil, fmt.Errorf("server %v keeps refusing (DHCPNAK) the address it offered", sid)
+				return nil, nil, fmt.Errorf("server %v keeps refusing (DHCPNAK) the address it offered", sid)
 			}
 			c.o.Logf("DHCP %s: NAK from %v, restarting", c.ifc.Name(), sid)
 			continue
 		}
 		if err != nil {
 			if errors.Is(err, errTimeout) {
-				return nil, fmt.Errorf("no DHCPACK from %v for %v after %d messages", sid, yi, c.sent)
+				return nil, nil, fmt.Errorf("no DHCPACK from %v for %v after %d messages", sid, yi, c.sent)
 			}
-			return nil, err
+			return nil, nil, err
 		}
-		return c.lease(ack), nil
+		return c.lease(ack), offer, nil
 	}
 }
 
@@ -230,7 +271,7 @@ func (c *client) exchange(ctx context.Context, build func(secs uint16) *dhcpv4.D
 		deadline := time.Now().Add(wait)
 		for {
 			c.conn.SetReadDeadline(deadline)
-			n, _, err := c.conn.ReadFrom(buf)
+			n, from, err := c.conn.ReadFrom(buf)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
@@ -245,10 +286,12 @@ func (c *client) exchange(ctx context.Context, build func(secs uint16) *dhcpv4.D
 			if err != nil || r.msg.TransactionID != c.xid || !macEqual(r.msg.ClientHWAddr, c.ifc.MAC()) {
 				continue // not ours
 			}
+			// Any offer may be a ProxyDHCP offer: while requesting too,
+			// for one that answers the DISCOVER late.
+			c.proxy = considerProxy(c.proxy, r, addrPort(from).Addr())
 			switch r.msg.MessageType() {
 			case want:
-				// ProxyDHCP offers (PXE spec 2.1) carry yiaddr 0.0.0.0 and
-				// no lease: not handled here.
+				// ProxyDHCP offers carry yiaddr 0.0.0.0 and no lease.
 				if yi := r.msg.YourIPAddr.To4(); yi == nil || yi.IsUnspecified() {
 					continue
 				}

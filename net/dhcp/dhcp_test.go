@@ -26,6 +26,10 @@ type testServer struct {
 	drop     int              // DISCOVERs still to ignore
 	nak      int              // REQUESTs still to refuse
 	overload bool             // put options 66/67 in the file field (option 52)
+	noFile   bool             // no boot file (a DHCP server beside a ProxyDHCP one)
+	// offerDelay holds back each OFFER, as a server's ping check of the
+	// address does (dnsmasq's, up to 3 s): a ProxyDHCP offer comes first.
+	offerDelay time.Duration
 }
 
 var (
@@ -69,6 +73,9 @@ func (s *testServer) handle(conn stdnet.PacketConn, peer stdnet.Addr, m *dhcpv4.
 	}
 	overload := s.overload
 	s.mu.Unlock()
+	if typ == dhcpv4.MessageTypeOffer {
+		time.Sleep(s.offerDelay)
+	}
 	mods := []dhcpv4.Modifier{
 		dhcpv4.WithMessageType(typ),
 		dhcpv4.WithGeneric(dhcpv4.OptionServerIdentifier, serverIP.AsSlice()),
@@ -78,9 +85,11 @@ func (s *testServer) handle(conn stdnet.PacketConn, peer stdnet.Addr, m *dhcpv4.
 		for code, v := range serverOpts {
 			mods = append(mods, dhcpv4.WithGeneric(dhcpv4.GenericOptionCode(code), v))
 		}
-		if overload {
+		switch {
+		case s.noFile:
+		case overload:
 			mods = append(mods, dhcpv4.WithGeneric(dhcpv4.OptionOptionOverload, []byte{1}))
-		} else {
+		default:
 			mods = append(mods, func(d *dhcpv4.DHCPv4) { d.BootFileName = "boot.ipxe" })
 		}
 	}
@@ -114,6 +123,13 @@ func (s *testServer) messages(t dhcpv4.MessageType) []*dhcpv4.DHCPv4 {
 // setup returns an unconfigured client interface and a server on the wire.
 func setup(t *testing.T, srv *testServer) (*nettest.Host, *nettest.Host) {
 	t.Helper()
+	c, s, _ := setupWire(t, srv)
+	return c, s
+}
+
+// setupWire is setup that also returns the wire, for more hosts.
+func setupWire(t *testing.T, srv *testServer) (*nettest.Host, *nettest.Host, *snpnet.Wire) {
+	t.Helper()
 	w := snpnet.NewWire()
 	client := nettest.AddHost(t, w, 1, nettest.HostOptions{})
 	server := nettest.AddHost(t, w, 2, nettest.HostOptions{Prefix: netip.PrefixFrom(serverIP, 24)})
@@ -129,7 +145,7 @@ func setup(t *testing.T, srv *testServer) (*nettest.Host, *nettest.Host) {
 		go s.Serve()
 		t.Cleanup(func() { s.Close() })
 	}
-	return client, server
+	return client, server, w
 }
 
 var fast = Options{InitialTimeout: 100 * time.Millisecond, MaxTimeout: 400 * time.Millisecond, Attempts: 4}
