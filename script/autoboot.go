@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/snp-go/snp-go/script/lineedit"
+	"github.com/snp-go/snp-go/script/settings"
 )
 
 // DefaultScript is what snp-go runs when it was built without EMBED=:
@@ -82,15 +83,26 @@ func (e *Engine) netboot(ctx context.Context, i Interface) error {
 		return e.Exec(ctx, s)
 	}
 	filename, rootPath := "", ""
-	if f, ok := e.Settings.Get("filename"); ok {
+	// As iPXE's fetch_next_server_and_filename: the next-server comes
+	// from the scope that gave the filename (a ProxyDHCP server's file
+	// lives on its next-server, not on the DHCP server's).
+	origin := ""
+	if f, o, ok := e.settingFrom("filename"); ok {
 		filename, _ = e.Settings.Expand(f)
+		origin = o
 	}
 	if r, ok := e.Settings.Get("root-path"); ok {
 		rootPath, _ = e.Settings.Expand(r)
 	}
-	if filename != "" && !isURI(filename) {
-		if ns, ok := e.Settings.Get("next-server"); ok && ns != "0.0.0.0" {
-			filename = "tftp://" + ns + "/" + strings.TrimPrefix(filename, "/")
+	if filename != "" {
+		if origin == settings.ProxyDHCPScope {
+			e.printf("Using the ProxyDHCP filename %s\n", filename)
+		}
+		if !isURI(filename) {
+			if ns, _, ok := e.settingFrom(originPrefix(origin) + "next-server"); ok && ns != "0.0.0.0" {
+				e.printf("Next server: %s\n", ns)
+				filename = "tftp://" + ns + "/" + strings.TrimPrefix(filename, "/")
+			}
 		}
 	}
 	if filename != "" && rootPath != "" && (!isURI(rootPath) || e.env.SAN == nil) {
@@ -138,4 +150,27 @@ func (e *Engine) netboot(ctx context.Context, i Interface) error {
 		}
 	}
 	return err
+}
+
+// settingFrom returns the formatted value of setting name and the scope
+// it was found in.
+func (e *Engine) settingFrom(name string) (text, origin string, ok bool) {
+	r, err := settings.ParseName(name)
+	if err != nil {
+		return "", "", false
+	}
+	v, err := e.Settings.Fetch(r)
+	if err != nil {
+		return "", "", false
+	}
+	text, err = v.Format()
+	return text, v.Origin, err == nil
+}
+
+// originPrefix turns a scope into a setting name prefix ("" stays "").
+func originPrefix(origin string) string {
+	if origin == "" || origin == settings.BuiltinScope {
+		return ""
+	}
+	return origin + "/"
 }

@@ -201,6 +201,22 @@ func (e *Engine) ifconf(ctx context.Context, i Interface) error {
 		// The lease is applied; only a malformed encapsulated option was kept raw.
 		e.printf("%s: warning: %v\n", i.Name, err)
 	}
+	// As iPXE at each DHCPACK: the previous ProxyDHCP answer goes, the
+	// new one (if any) becomes the "proxydhcp" scope.
+	if e.Settings.HasScope(settings.ProxyDHCPScope) {
+		e.Settings.ClearScope(settings.ProxyDHCPScope)
+	}
+	if lease.Proxy != nil {
+		if err := settings.ApplyDHCP(e.Settings, settings.ProxyDHCPScope, *lease.Proxy); err != nil {
+			e.printf("%s: ProxyDHCP warning: %v\n", i.Name, err)
+		}
+		f, _ := e.Settings.Get(settings.ProxyDHCPScope + "/filename")
+		ns, _ := e.Settings.Get(settings.ProxyDHCPScope + "/next-server")
+		e.printf("%s: ProxyDHCP %s: filename %q next-server %s\n", i.Name, lease.ProxyFrom, f, ns)
+	}
+	if lease.ProxyNote != "" {
+		e.printf("%s: %s\n", i.Name, lease.ProxyNote)
+	}
 	e.Settings.SetAlias("netX", i.Name)
 	return nil
 }

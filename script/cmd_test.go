@@ -3,12 +3,14 @@ package script
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/snp-go/snp-go/script/lineedit"
+	"github.com/snp-go/snp-go/script/settings"
 )
 
 const efiBinary = "MZ\x90\x00fake PE image"
@@ -355,6 +357,70 @@ func TestAutoboot(t *testing.T) {
 	te.links.leases["net0"] = l
 	if _, status, _ := te.run("autoboot\n"); status != ENOENT {
 		t.Errorf("autoboot with nothing to boot: status %v; want ENOENT", status)
+	}
+}
+
+// TestAutobootProxyDHCP: a DHCP lease without a filename plus a
+// ProxyDHCP answer. The answer becomes the "proxydhcp" scope; autoboot
+// boots its filename from its own next-server; a filename in the DHCP
+// lease wins (iPXE's settings order); the next DHCP drops the scope.
+func TestAutobootProxyDHCP(t *testing.T) {
+	withProxy := func(te *testEnv, dhcpFile string) {
+		l := te.links.leases["net0"]
+		delete(l.Options, 67)
+		if dhcpFile != "" {
+			l.Options[67] = []byte(dhcpFile)
+		}
+		l.Proxy = &settings.Lease{
+			Options:  map[uint8][]byte{60: []byte("PXEClient")},
+			ServerIP: netip.MustParseAddr("10.0.0.9"),
+			BootFile: "pxe/boot.ipxe",
+		}
+		l.ProxyFrom = "10.0.0.9 port 4011"
+		te.links.leases["net0"] = l
+	}
+	te := newTestEnv()
+	withProxy(te, "")
+	te.fetch.files["tftp://10.0.0.9/pxe/boot.ipxe"] = "#!ipxe\necho chained ${proxydhcp/filename} from ${proxydhcp/next-server} dhcp-next ${net0.dhcp/next-server}\n"
+	out, status, err := te.run("autoboot\n")
+	if status != 0 {
+		t.Errorf("autoboot with a ProxyDHCP filename: status %v (%v)\n%s", status, err, out)
+	}
+	for _, want := range []string{
+		`net0: ProxyDHCP 10.0.0.9 port 4011: filename "pxe/boot.ipxe" next-server 10.0.0.9` + "\n",
+		"Using the ProxyDHCP filename pxe/boot.ipxe\nNext server: 10.0.0.9\n",
+		"chained pxe/boot.ipxe from 10.0.0.9 dhcp-next 10.0.0.1\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("autoboot output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// ${filename} is the proxy's while the DHCP lease has none.
+	te = newTestEnv()
+	withProxy(te, "")
+	if out, _, _ := te.run("dhcp\necho f=${filename} p=${proxydhcp/filename}\n"); !strings.Contains(out, "f=pxe/boot.ipxe p=pxe/boot.ipxe\n") {
+		t.Errorf("settings after a ProxyDHCP lease:\n%s", out)
+	}
+
+	// A DHCP filename wins over the ProxyDHCP one.
+	te = newTestEnv()
+	withProxy(te, "http://10.0.0.1/dhcp.ipxe")
+	te.fetch.files["http://10.0.0.1/dhcp.ipxe"] = "#!ipxe\necho dhcp-file-won\n"
+	if out, status, _ := te.run("autoboot\n"); status != 0 || !strings.Contains(out, "dhcp-file-won") || strings.Contains(out, "Using the ProxyDHCP") {
+		t.Errorf("autoboot with DHCP and ProxyDHCP filenames: status %v\n%s", status, out)
+	}
+
+	// The next DHCP without ProxyDHCP drops the old answer; a note is shown.
+	te = newTestEnv()
+	withProxy(te, "")
+	te.run("dhcp\n")
+	l := te.links.leases["net0"]
+	l.Proxy, l.ProxyFrom, l.ProxyNote = nil, "", "ProxyDHCP server 10.0.0.9 gave no boot information on port 4011 within 2s"
+	te.links.leases["net0"] = l
+	out, _, _ = te.run("dhcp\nisset ${proxydhcp/filename} && echo still-set || echo proxy-gone\n")
+	if !strings.Contains(out, "proxy-gone") || !strings.Contains(out, "net0: ProxyDHCP server 10.0.0.9 gave no boot information") {
+		t.Errorf("second DHCP without ProxyDHCP:\n%s", out)
 	}
 }
 

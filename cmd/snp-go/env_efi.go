@@ -200,7 +200,21 @@ func (l *efiLinks) DHCP(ctx context.Context, name string) (settings.Lease, error
 	if err != nil {
 		return settings.Lease{}, err
 	}
-	return settings.Lease{Options: lease.Options, YourIP: lease.ClientIP, ServerIP: lease.NextServer, BootFile: lease.BootFile}, nil
+	return settingsLease(lease), nil
+}
+
+// settingsLease hands a DHCP lease, and the ProxyDHCP answer that came
+// with it, to the script engine.
+func settingsLease(l *dhcp.Lease) settings.Lease {
+	sl := settings.Lease{Options: l.Options, YourIP: l.ClientIP, ServerIP: l.NextServer, BootFile: l.BootFile}
+	if p := l.Proxy; p != nil {
+		sl.Proxy = &settings.Lease{Options: p.Options, ServerIP: p.NextServer, BootFile: p.BootFile}
+		sl.ProxyFrom = fmt.Sprintf("%v (%s)", p.Server, p.Via)
+	}
+	if l.ProxyError != nil {
+		sl.ProxyNote = l.ProxyError.Error()
+	}
+	return sl
 }
 
 func (l *efiLinks) Ping(ctx context.Context, host string, size int, seq int) (script.PingReply, error) {

@@ -14,7 +14,22 @@ type Lease struct {
 	YourIP   netip.Addr       // yiaddr
 	ServerIP netip.Addr       // siaddr: the next server
 	BootFile string           // the "file" header field, used when option 67 is absent
+
+	// Proxy is a ProxyDHCP server's answer to the same exchange, if one
+	// was used (PXE 2.1): iPXE's settings scope "proxydhcp"
+	// (ProxyDHCPScope). ProxyFrom says where it came from, for the
+	// console ("10.0.0.3 port 4011"). ProxyNote says why a ProxyDHCP
+	// service that announced itself gave nothing.
+	Proxy     *Lease
+	ProxyFrom string
+	ProxyNote string
 }
+
+// ProxyDHCPScope is the settings scope of a ProxyDHCP answer (iPXE's
+// PROXYDHCP_SETTINGS_NAME): ${proxydhcp/filename}. Like iPXE's block it
+// is a top-level scope registered after the interfaces', so a setting in
+// netX.dhcp wins over the same setting from the ProxyDHCP server.
+const ProxyDHCPScope = "proxydhcp"
 
 // DHCP option codes (RFC 2132) with special handling.
 const (
