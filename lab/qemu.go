@@ -37,6 +37,13 @@ type Config struct {
 	HostFwd    []string // hostfwd= rules, e.g. "tcp:127.0.0.1:8022-:22"
 	NetOptions []string // more -netdev user options as "key=value"
 
+	// Tap replaces slirp with an existing tap device (-netdev tap,
+	// script=no): the guest is on whatever that tap is bridged to. NetNS
+	// runs QEMU inside that network namespace (`ip netns exec`), where
+	// the tap lives; see NewNetNS. The slirp options above must be unset.
+	Tap   string
+	NetNS string
+
 	ExtraArgs []string // appended to the command line as they are
 }
 
@@ -67,7 +74,13 @@ func (c Config) Args(console bool) ([]string, error) {
 	if console {
 		args = append(args, "-monitor", "none")
 	}
-	if !c.NoNet {
+	if !c.NoNet && c.Tap != "" {
+		if c.TFTP != "" || c.BootFile != "" || len(c.HostFwd) > 0 || len(c.NetOptions) > 0 {
+			return nil, fmt.Errorf("lab: Tap %q with slirp options (TFTP, BootFile, HostFwd, NetOptions): serve those inside the tap's network instead", c.Tap)
+		}
+		args = append(args, "-netdev", "tap,id=n0,ifname="+qemuEscape(c.Tap)+",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n0,romfile=")
+	} else if !c.NoNet {
 		nd := "user,id=n0"
 		if c.TFTP != "" {
 			if st, err := os.Stat(c.TFTP); err != nil || !st.IsDir() {
@@ -130,6 +143,10 @@ func (c Config) Command(console bool) (*exec.Cmd, error) {
 	path, err := exec.LookPath(q)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %s not found (install qemu-system-arm): %w", q, err)
+	}
+	if c.NetNS != "" {
+		// ip execs QEMU in place: the process (and its Pdeathsig) stays.
+		return exec.Command("ip", append([]string{"netns", "exec", c.NetNS, path}, args...)...), nil
 	}
 	return exec.Command(path, args...), nil
 }

@@ -189,6 +189,7 @@ func TestConfigArgs(t *testing.T) {
 			[]string{"-drive if=pflash,format=raw,readonly=on,file=" + strings.ReplaceAll(disk, ",", ",,"),
 				"-drive if=pflash,format=raw,snapshot=on,file=" + strings.ReplaceAll(disk, ",", ",,"), "-netdev user"},
 			[]string{"-bios"}},
+		{"tap", Config{Tap: "tap0", NetNS: "lan"}, true, []string{"-netdev tap,id=n0,ifname=tap0,script=no,downscript=no", "-device virtio-net-pci,netdev=n0,romfile="}, []string{"user,", "netns"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args, err := tc.cfg.Args(tc.console)
@@ -211,8 +212,18 @@ func TestConfigArgs(t *testing.T) {
 			}
 		})
 	}
+	// NetNS: QEMU runs through `ip netns exec NS`.
+	if _, err := exec.LookPath("qemu-system-aarch64"); err == nil {
+		cmd, err := Config{Tap: "tap0", NetNS: "lan"}.Command(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := cmd.Args; len(a) < 5 || filepath.Base(a[0]) != "ip" || strings.Join(a[1:4], " ") != "netns exec lan" || filepath.Base(a[4]) != "qemu-system-aarch64" {
+			t.Errorf("Command with NetNS: %q; want ip netns exec lan qemu-system-aarch64 ...", a)
+		}
+	}
 	for _, bad := range []Config{{Disks: []string{filepath.Join(dir, "none.img")}}, {TFTP: filepath.Join(dir, "nodir")}, {NetOptions: []string{"restrict"}},
-		{Firmware: Firmware{BIOS: "/nonexistent/u-boot.bin"}}, {Firmware: Firmware{Code: disk, Vars: "/nonexistent/vars.fd"}}} {
+		{Firmware: Firmware{BIOS: "/nonexistent/u-boot.bin"}}, {Firmware: Firmware{Code: disk, Vars: "/nonexistent/vars.fd"}}, {Tap: "tap0", TFTP: dir}} {
 		if _, err := bad.Args(true); err == nil {
 			t.Errorf("Args(%+v) = nil error; want one", bad)
 		}
