@@ -15,7 +15,7 @@ import (
 // it is neither printed nor waited for.
 func TestQEMUBannerTimeout(t *testing.T) {
 	lab.SkipIfMissing(t)
-	netLine := regexp.MustCompile(`net0: [^\r\n]*\(MTU \d+\)\r*\n`)
+	netLine := regexp.MustCompile(`net0: [^\r\n]*\(MTU \d+[^\r\n]*\)\r*\n`)
 	for _, tc := range []struct {
 		banner string
 		prompt bool
