@@ -110,6 +110,11 @@ func (e *Engine) netboot(ctx context.Context, i Interface) error {
 		rootPath = ""
 	}
 	if filename == "" && rootPath == "" {
+		// A PXE boot menu (option 43 sub-option 9, PXE 2.1) instead of a
+		// file: iPXE would show it and discover a boot server.
+		if _, _, ok := e.settingFrom("43.9"); ok {
+			return Errorf(ENOTSUP, "Nothing to boot: DHCP on %s gave a PXE boot menu (option 43.9) but no filename; snp-go has no PXE boot menus or boot server discovery yet: give a filename (dnsmasq: a single pxe-service line and no pxe-prompt, or dhcp-boot)", i.Name)
+		}
 		return Errorf(ENOENT, "Nothing to boot: DHCP on %s gave neither a filename nor a root-path", i.Name)
 	}
 	if filename == "" {

@@ -210,9 +210,12 @@ func (e *Engine) ifconf(ctx context.Context, i Interface) error {
 		if err := settings.ApplyDHCP(e.Settings, settings.ProxyDHCPScope, *lease.Proxy); err != nil {
 			e.printf("%s: ProxyDHCP warning: %v\n", i.Name, err)
 		}
-		f, _ := e.Settings.Get(settings.ProxyDHCPScope + "/filename")
-		ns, _ := e.Settings.Get(settings.ProxyDHCPScope + "/next-server")
-		e.printf("%s: ProxyDHCP %s: filename %q next-server %s\n", i.Name, lease.ProxyFrom, f, ns)
+		if f, ok := e.Settings.Get(settings.ProxyDHCPScope + "/filename"); ok {
+			ns, _ := e.Settings.Get(settings.ProxyDHCPScope + "/next-server")
+			e.printf("%s: ProxyDHCP %s: filename %q next-server %s\n", i.Name, lease.ProxyFrom, f, ns)
+		} else {
+			e.printf("%s: ProxyDHCP %s: no filename\n", i.Name, lease.ProxyFrom)
+		}
 	}
 	if lease.ProxyNote != "" {
 		e.printf("%s: %s\n", i.Name, lease.ProxyNote)

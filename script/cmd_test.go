@@ -358,6 +358,17 @@ func TestAutoboot(t *testing.T) {
 	if _, status, _ := te.run("autoboot\n"); status != ENOENT {
 		t.Errorf("autoboot with nothing to boot: status %v; want ENOENT", status)
 	}
+
+	// A ProxyDHCP boot menu without a file: said so, not "nothing".
+	te = newTestEnv()
+	l = te.links.leases["net0"]
+	delete(l.Options, 67)
+	l.Proxy = &settings.Lease{Options: map[uint8][]byte{60: []byte("PXEClient"), 43: {6, 1, 8, 9, 7, 0x80, 0, 4, 'b', 'o', 'o', 't', 255}}}
+	l.ProxyFrom = "10.0.0.9 (offer)"
+	te.links.leases["net0"] = l
+	if out, status, _ := te.run("autoboot\n"); status != ENOTSUP || !strings.Contains(out, "PXE boot menu") || !strings.Contains(out, "net0: ProxyDHCP 10.0.0.9 (offer): no filename\n") {
+		t.Errorf("autoboot with a PXE menu only: status %v; want ENOTSUP and a message naming the PXE boot menu:\n%s", status, out)
+	}
 }
 
 // TestAutobootProxyDHCP: a DHCP lease without a filename plus a

@@ -179,7 +179,13 @@ func Run(ctx context.Context, ifc *snpnet.Interface, o Options) (*Lease, error) 
 	}
 	switch planProxy(offer, c.proxy) {
 	case proxyUse:
-		lease.Proxy = proxyLease(c.proxy.r, c.proxy.server, "offer")
+		via := "offer"
+		if yi := ip4(c.proxy.r.msg.YourIPAddr); yi.IsValid() && !yi.IsUnspecified() {
+			// A PXE-aware DHCP server: "PXEClient" and the boot file in
+			// its own offer. iPXE registers that offer as proxydhcp too.
+			via = "DHCP offer"
+		}
+		lease.Proxy = proxyLease(c.proxy.r, c.proxy.server, via)
 		o.Logf("DHCP %s: ProxyDHCP offer from %v", name, c.proxy.server)
 	case proxyAsk:
 		if o.NoConfigure {

@@ -27,6 +27,7 @@ type testServer struct {
 	nak      int              // REQUESTs still to refuse
 	overload bool             // put options 66/67 in the file field (option 52)
 	noFile   bool             // no boot file (a DHCP server beside a ProxyDHCP one)
+	pxe      bool             // option 60 "PXEClient" (a PXE-aware DHCP server)
 	// offerDelay holds back each OFFER, as a server's ping check of the
 	// address does (dnsmasq's, up to 3 s): a ProxyDHCP offer comes first.
 	offerDelay time.Duration
@@ -84,6 +85,9 @@ func (s *testServer) handle(conn stdnet.PacketConn, peer stdnet.Addr, m *dhcpv4.
 		mods = append(mods, dhcpv4.WithYourIP(leaseIP.AsSlice()), dhcpv4.WithServerIP(serverIP.AsSlice()))
 		for code, v := range serverOpts {
 			mods = append(mods, dhcpv4.WithGeneric(dhcpv4.GenericOptionCode(code), v))
+		}
+		if s.pxe {
+			mods = append(mods, dhcpv4.WithGeneric(dhcpv4.OptionClassIdentifier, []byte("PXEClient")))
 		}
 		switch {
 		case s.noFile:

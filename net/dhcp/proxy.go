@@ -40,7 +40,7 @@ const DefaultProxyTimeout = 2 * time.Second
 // ProxyLease is the boot information a ProxyDHCP server gave.
 type ProxyLease struct {
 	Server     netip.Addr // the ProxyDHCP server (its server identifier, else siaddr, else the sender)
-	Via        string     // "offer" (its broadcast DHCPOFFER) or "port 4011" (its answer to our REQUEST)
+	Via        string     // "offer" (its broadcast DHCPOFFER), "port 4011" (its answer to our REQUEST), or "DHCP offer" (the DHCP server's own offer said PXEClient)
 	NextServer netip.Addr // siaddr
 	ServerName string     // sname field, unless it carried options
 	BootFile   string     // file field, unless it carried options

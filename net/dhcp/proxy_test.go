@@ -299,6 +299,20 @@ func TestProxyDHCP(t *testing.T) {
 	}
 }
 
+// TestPXEAwareDHCPServer: a DHCP server whose offer says "PXEClient"
+// and carries the boot file is its own ProxyDHCP answer (as in iPXE),
+// labelled so, with no request to port 4011.
+func TestPXEAwareDHCPServer(t *testing.T) {
+	client, _ := setup(t, &testServer{pxe: true})
+	l, err := Run(context.Background(), client.If, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Proxy == nil || l.Proxy.Via != "DHCP offer" || l.Proxy.Server != serverIP || l.Proxy.BootFile != "boot.ipxe" || l.ProxyError != nil {
+		t.Errorf("Proxy = %+v, ProxyError %v; want the DHCP offer itself (server %v, boot.ipxe)", l.Proxy, l.ProxyError, serverIP)
+	}
+}
+
 // TestNoProxyNoWait: a plain DHCP server and no ProxyDHCP service: the
 // lease comes without any ProxyDHCP wait (iPXE waits about 2 s here).
 func TestNoProxyNoWait(t *testing.T) {
