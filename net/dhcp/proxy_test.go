@@ -2,6 +2,7 @@ package dhcp
 
 import (
 	"context"
+	"fmt"
 	stdnet "net"
 	"net/netip"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 
 	"github.com/snp-go/snp-go/net/nettest"
+	"github.com/snp-go/snp-go/net/pxe"
 )
 
 // msgSpec describes a server reply for the table tests.
@@ -174,12 +176,16 @@ type proxyServer struct {
 	file    string
 	inOffer bool
 	silent  bool
+	// menu: the port 4011 answer is a PXE boot menu (two items, boot
+	// servers: this host) instead of the file; boot server requests
+	// (43.71) are answered with file "item-TYPE.efi".
+	menu bool
 
 	mu       sync.Mutex
 	requests []*dhcpv4.DHCPv4 // received on port 4011
 }
 
-func (p *proxyServer) answer(m *dhcpv4.DHCPv4, typ dhcpv4.MessageType, withFile bool) []byte {
+func (p *proxyServer) answer(m *dhcpv4.DHCPv4, typ dhcpv4.MessageType, file string) []byte {
 	mods := []dhcpv4.Modifier{
 		dhcpv4.WithMessageType(typ),
 		dhcpv4.WithServerIP(p.ip.AsSlice()),
@@ -187,9 +193,7 @@ func (p *proxyServer) answer(m *dhcpv4.DHCPv4, typ dhcpv4.MessageType, withFile 
 		dhcpv4.WithGeneric(dhcpv4.OptionClassIdentifier, []byte("PXEClient")),
 		func(d *dhcpv4.DHCPv4) { d.YourIPAddr = stdnet.IPv4zero.To4() },
 	}
-	if withFile {
-		mods = append(mods, func(d *dhcpv4.DHCPv4) { d.BootFileName = p.file })
-	}
+	mods = append(mods, func(d *dhcpv4.DHCPv4) { d.BootFileName = file })
 	r, _ := dhcpv4.NewReplyFromRequest(m, mods...)
 	return r.ToBytes()
 }
@@ -202,7 +206,11 @@ func (p *proxyServer) start(t *testing.T, h *nettest.Host) {
 	}
 	s, err := server4.NewServer("", nil, func(c stdnet.PacketConn, peer stdnet.Addr, m *dhcpv4.DHCPv4) {
 		if m.MessageType() == dhcpv4.MessageTypeDiscover {
-			c.WriteTo(p.answer(m, dhcpv4.MessageTypeOffer, p.inOffer), peer)
+			file := ""
+			if p.inOffer {
+				file = p.file
+			}
+			c.WriteTo(p.answer(m, dhcpv4.MessageTypeOffer, file), peer)
 		}
 	}, server4.WithConn(conn))
 	if err != nil {
@@ -230,9 +238,28 @@ func (p *proxyServer) start(t *testing.T, h *nettest.Host) {
 			p.requests = append(p.requests, m)
 			silent := p.silent
 			p.mu.Unlock()
-			if !silent {
-				c4011.WriteTo(p.answer(m, dhcpv4.MessageTypeAck, true), from)
+			if silent {
+				continue
 			}
+			if !p.menu {
+				c4011.WriteTo(p.answer(m, dhcpv4.MessageTypeAck, p.file), from)
+				continue
+			}
+			if typ, ok := pxe.ItemType(m.Options[43]); ok {
+				b := p.answer(m, dhcpv4.MessageTypeAck, fmt.Sprintf("item-%04x.efi", typ))
+				r, _ := dhcpv4.FromBytes(b)
+				r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, append([]byte{71, 4}, pxe.BootItem(typ)...)))
+				c4011.WriteTo(r.ToBytes(), from)
+				continue
+			}
+			ip := p.ip.As4()
+			menu := []byte{6, 1, pxe.NoBroadcast | pxe.NoMulticast,
+				8, 14, 0x80, 0, 1, ip[0], ip[1], ip[2], ip[3], 0x80, 1, 1, ip[0], ip[1], ip[2], ip[3],
+				9, 17, 0x80, 0, 5, 'f', 'i', 'r', 's', 't', 0x80, 1, 6, 's', 'e', 'c', 'o', 'n', 'd'}
+			b := p.answer(m, dhcpv4.MessageTypeAck, "")
+			r, _ := dhcpv4.FromBytes(b)
+			r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, menu))
+			c4011.WriteTo(r.ToBytes(), from)
 		}
 	}()
 }
@@ -310,6 +337,68 @@ func TestPXEAwareDHCPServer(t *testing.T) {
 	}
 	if l.Proxy == nil || l.Proxy.Via != "DHCP offer" || l.Proxy.Server != serverIP || l.Proxy.BootFile != "boot.ipxe" || l.ProxyError != nil {
 		t.Errorf("Proxy = %+v, ProxyError %v; want the DHCP offer itself (server %v, boot.ipxe)", l.Proxy, l.ProxyError, serverIP)
+	}
+}
+
+// TestBootServer: the ProxyDHCP server answers on port 4011 with a PXE
+// boot menu; boot server discovery for the second item's type asks the
+// listed server and gets that item's file.
+func TestBootServer(t *testing.T) {
+	srv := &testServer{noFile: true, offerDelay: 30 * time.Millisecond}
+	client, _, wire := setupWire(t, srv)
+	pip := netip.MustParseAddr("10.0.0.3")
+	px := &proxyServer{ip: pip, file: "unused", menu: true}
+	px.start(t, nettest.AddHost(t, wire, 3, nettest.HostOptions{Prefix: netip.PrefixFrom(pip, 24)}))
+	l, err := Run(context.Background(), client.If, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Proxy == nil || l.Proxy.BootFile != "" {
+		t.Fatalf("Proxy = %+v; want the menu answer without a file", l.Proxy)
+	}
+	o, err := pxe.Parse(l.Proxy.Options[43])
+	if err != nil || len(o.Menu) != 2 {
+		t.Fatalf("menu %+v, %v; want two items", o, err)
+	}
+	attempt, accept := o.Targets(o.Menu[1].Type)
+	bs, err := BootServer(context.Background(), client.If, fast, o.Menu[1].Type, attempt, accept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs.BootFile != "item-8001.efi" || bs.Server != pip || bs.NextServer != pip || bs.Via != "boot server" {
+		t.Errorf("BootServer = %+v; want item-8001.efi from %v", *bs, pip)
+	}
+	// No server for a type: an error at once, naming the type.
+	if _, err := BootServer(context.Background(), client.If, fast, 0x9000, nil, nil); err == nil || !strings.Contains(err.Error(), "0x9000") {
+		t.Errorf("BootServer with no targets = %v; want an error naming type 0x9000", err)
+	}
+}
+
+func TestAcceptBootServer(t *testing.T) {
+	item := func(typ uint16) map[uint8][]byte {
+		return map[uint8][]byte{43: append([]byte{71, 4}, pxe.BootItem(typ)...)}
+	}
+	at := netip.MustParseAddrPort
+	a := netip.MustParseAddr("10.0.0.3")
+	for _, tc := range []struct {
+		name   string
+		m      msgSpec
+		src    netip.AddrPort
+		accept []netip.Addr
+		want   bool
+	}{
+		{"ACK for the type from 4011", msgSpec{typ: dhcpv4.MessageTypeAck, sid: "10.0.0.3", opts: item(0x8001)}, at("10.0.0.3:4011"), nil, true},
+		{"ACK for the type from 67", msgSpec{typ: dhcpv4.MessageTypeAck, sid: "10.0.0.3", opts: item(0x8001)}, at("10.0.0.3:67"), nil, true},
+		{"another type", msgSpec{typ: dhcpv4.MessageTypeAck, sid: "10.0.0.3", opts: item(0x8000)}, at("10.0.0.3:4011"), nil, false},
+		{"no boot item", msgSpec{typ: dhcpv4.MessageTypeAck, sid: "10.0.0.3"}, at("10.0.0.3:4011"), nil, false},
+		{"an OFFER", msgSpec{typ: dhcpv4.MessageTypeOffer, sid: "10.0.0.3", opts: item(0x8001)}, at("10.0.0.3:4011"), nil, false},
+		{"other port", msgSpec{typ: dhcpv4.MessageTypeAck, sid: "10.0.0.3", opts: item(0x8001)}, at("10.0.0.3:69"), nil, false},
+		{"listed server", msgSpec{typ: dhcpv4.MessageTypeAck, sid: "10.0.0.3", opts: item(0x8001)}, at("10.0.0.3:4011"), []netip.Addr{a}, true},
+		{"unlisted server", msgSpec{typ: dhcpv4.MessageTypeAck, sid: "10.0.0.8", opts: item(0x8001)}, at("10.0.0.8:4011"), []netip.Addr{a}, false},
+	} {
+		if _, got := acceptBootServer(tc.m.reply(t), tc.src, 0x8001, tc.accept); got != tc.want {
+			t.Errorf("acceptBootServer(%s) = %v; want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
