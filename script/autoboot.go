@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snp-go/snp-go/net/pxe"
 	"github.com/snp-go/snp-go/script/lineedit"
 	"github.com/snp-go/snp-go/script/settings"
 )
@@ -82,6 +83,9 @@ func (e *Engine) netboot(ctx context.Context, i Interface) error {
 	if s, ok := e.Settings.Get("scriptlet"); ok && s != "" {
 		return e.Exec(ctx, s)
 	}
+	if raw43, origin, ok := e.pxeMenu(); ok {
+		return e.pxeMenuBoot(ctx, i, raw43, origin)
+	}
 	filename, rootPath := "", ""
 	// As iPXE's fetch_next_server_and_filename: the next-server comes
 	// from the scope that gave the filename (a ProxyDHCP server's file
@@ -110,11 +114,6 @@ func (e *Engine) netboot(ctx context.Context, i Interface) error {
 		rootPath = ""
 	}
 	if filename == "" && rootPath == "" {
-		// A PXE boot menu (option 43 sub-option 9, PXE 2.1) instead of a
-		// file: iPXE would show it and discover a boot server.
-		if _, _, ok := e.settingFrom("43.9"); ok {
-			return Errorf(ENOTSUP, "Nothing to boot: DHCP on %s gave a PXE boot menu (option 43.9) but no filename; snp-go has no PXE boot menus or boot server discovery yet: give a filename (dnsmasq: a single pxe-service line and no pxe-prompt, or dhcp-boot)", i.Name)
-		}
 		return Errorf(ENOENT, "Nothing to boot: DHCP on %s gave neither a filename nor a root-path", i.Name)
 	}
 	if filename == "" {
@@ -178,4 +177,110 @@ func originPrefix(origin string) string {
 		return ""
 	}
 	return origin + "/"
+}
+
+// pxeMenu is iPXE's have_pxe_menu: the DHCP or ProxyDHCP answer says
+// "PXEClient" and holds a PXE boot menu (option 43 sub-option 9), unless
+// discovery control says to skip it when a filename is present. It
+// returns option 43 of the scope holding the menu.
+func (e *Engine) pxeMenu() ([]byte, string, bool) {
+	if vc, _, ok := e.settingFrom("60"); !ok || vc != "PXEClient" {
+		return nil, "", false
+	}
+	_, origin, ok := e.settingFrom("43.9")
+	if !ok {
+		return nil, "", false
+	}
+	raw := e.rawSetting(originPrefix(origin) + "43")
+	o, err := pxe.Parse(raw)
+	if err != nil || len(o.Menu) == 0 {
+		return nil, "", false
+	}
+	if _, _, hasFile := e.settingFrom("filename"); hasFile && o.Control&pxe.SkipIfFile != 0 {
+		return nil, "", false
+	}
+	return raw, origin, true
+}
+
+func (e *Engine) rawSetting(name string) []byte {
+	r, err := settings.ParseName(name)
+	if err != nil {
+		return nil
+	}
+	v, err := e.Settings.Fetch(r)
+	if err != nil {
+		return nil
+	}
+	return v.Raw
+}
+
+// pxeMenuBoot is iPXE's pxe_menu_boot for a serial console: list the
+// menu, wait for the prompt's timeout (sub-option 10; 255 waits for a
+// choice, none or 0 takes the first item at once) for a digit choosing
+// an item (Enter or another key: the first; Esc or Ctrl-C: cancel), then
+// ask the boot servers for that item's type and boot the file the answer
+// (scope "pxebs") names from its next-server. Type 0 is local boot: return.
+func (e *Engine) pxeMenuBoot(ctx context.Context, i Interface, raw43 []byte, origin string) error {
+	o, _ := pxe.Parse(raw43)
+	e.printf("Booting from PXE menu (%s)\n", origin)
+	for k, it := range o.Menu {
+		e.printf("  %d. %s\n", k+1, it.Desc)
+	}
+	sel := 0
+	if o.HasPrompt && o.PromptTimeout != 0 && e.env.Console != nil {
+		var wctx context.Context
+		var cancel context.CancelFunc
+		if o.PromptTimeout == pxe.WaitForever {
+			wctx, cancel = context.WithCancel(ctx)
+		} else {
+			wctx, cancel = context.WithTimeout(ctx, time.Duration(o.PromptTimeout)*time.Second)
+		}
+		e.printf("%s (%d)", o.PromptText, o.PromptTimeout)
+		k, err := e.env.Console.ReadKey(wctx)
+		cancel()
+		e.printf("\n")
+		switch {
+		case err == nil && (k == lineedit.KeyEsc || k == lineedit.KeyCtrlC):
+			return Errorf(ECANCELED, "PXE boot menu cancelled")
+		case err == nil && k >= '1' && k <= '9' && int(k-'1') < len(o.Menu):
+			sel = int(k - '1')
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		}
+	}
+	item := o.Menu[sel]
+	e.printf("PXE boot menu: %s (type %#04x)\n", item.Desc, item.Type)
+	if item.Type == 0 {
+		return nil // local boot
+	}
+	bs, ok := e.env.Links.(BootServers)
+	if !ok {
+		return notAvailable("autoboot", "PXE boot server discovery")
+	}
+	lease, err := bs.PXEBootServer(ctx, i.Name, item.Type, raw43)
+	if err != nil {
+		return &Error{Errno: StatusOf(err), Err: err}
+	}
+	if e.Settings.HasScope(settings.PXEBSScope) {
+		e.Settings.ClearScope(settings.PXEBSScope)
+	}
+	if err := settings.ApplyDHCP(e.Settings, settings.PXEBSScope, lease); err != nil {
+		e.printf("%s: PXE boot server warning: %v\n", i.Name, err)
+	}
+	f, ok := e.Settings.Get(settings.PXEBSScope + "/filename")
+	if !ok || f == "" {
+		return Errorf(ENOENT, "PXE boot server for %q (type %#04x) gave no filename", item.Desc, item.Type)
+	}
+	filename, _ := e.Settings.Expand(f)
+	ns, _ := e.Settings.Get(settings.PXEBSScope + "/next-server")
+	e.printf("PXE boot server %s: filename %s\n", ns, filename)
+	if !isURI(filename) && ns != "" && ns != "0.0.0.0" {
+		filename = "tftp://" + ns + "/" + strings.TrimPrefix(filename, "/")
+	}
+	img, err := e.fetch(ctx, "chain", filename, false)
+	if err != nil {
+		return err
+	}
+	img.AutoFree = true
+	return e.execImage(ctx, img)
 }

@@ -201,10 +201,12 @@ func (e *Engine) ifconf(ctx context.Context, i Interface) error {
 		// The lease is applied; only a malformed encapsulated option was kept raw.
 		e.printf("%s: warning: %v\n", i.Name, err)
 	}
-	// As iPXE at each DHCPACK: the previous ProxyDHCP answer goes, the
-	// new one (if any) becomes the "proxydhcp" scope.
-	if e.Settings.HasScope(settings.ProxyDHCPScope) {
-		e.Settings.ClearScope(settings.ProxyDHCPScope)
+	// As iPXE at each DHCPACK: the previous ProxyDHCP and boot server
+	// answers go, the new ProxyDHCP one (if any) becomes "proxydhcp".
+	for _, sc := range []string{settings.ProxyDHCPScope, settings.PXEBSScope} {
+		if e.Settings.HasScope(sc) {
+			e.Settings.ClearScope(sc)
+		}
 	}
 	if lease.Proxy != nil {
 		if err := settings.ApplyDHCP(e.Settings, settings.ProxyDHCPScope, *lease.Proxy); err != nil {

@@ -359,15 +359,58 @@ func TestAutoboot(t *testing.T) {
 		t.Errorf("autoboot with nothing to boot: status %v; want ENOENT", status)
 	}
 
-	// A ProxyDHCP boot menu without a file: said so, not "nothing".
-	te = newTestEnv()
-	l = te.links.leases["net0"]
-	delete(l.Options, 67)
-	l.Proxy = &settings.Lease{Options: map[uint8][]byte{60: []byte("PXEClient"), 43: {6, 1, 8, 9, 7, 0x80, 0, 4, 'b', 'o', 'o', 't', 255}}}
-	l.ProxyFrom = "10.0.0.9 (offer)"
-	te.links.leases["net0"] = l
-	if out, status, _ := te.run("autoboot\n"); status != ENOTSUP || !strings.Contains(out, "PXE boot menu") || !strings.Contains(out, "net0: ProxyDHCP 10.0.0.9 (offer): no filename\n") {
-		t.Errorf("autoboot with a PXE menu only: status %v; want ENOTSUP and a message naming the PXE boot menu:\n%s", status, out)
+}
+
+// TestAutobootPXEMenu: a ProxyDHCP answer with a PXE boot menu (as
+// dnsmasq sends for several pxe-service lines): the menu is listed, a
+// digit within the prompt's timeout picks an item, the boot servers are
+// asked for its type and the answer's file is booted from its
+// next-server; no key takes the first item; Esc cancels.
+func TestAutobootPXEMenu(t *testing.T) {
+	// dnsmasq's option 43: unicast discovery, two servers, two items,
+	// prompt "Choose" with the given timeout.
+	menu := func(timeout byte) []byte {
+		return []byte{6, 1, 3, 8, 14, 0x80, 0, 1, 10, 0, 0, 9, 0x80, 1, 1, 10, 0, 0, 9,
+			9, 17, 0x80, 0, 5, 'f', 'i', 'r', 's', 't', 0x80, 1, 6, 's', 'e', 'c', 'o', 'n', 'd',
+			10, 7, timeout, 'C', 'h', 'o', 'o', 's', 'e', 255}
+	}
+	setup := func(timeout byte) *testEnv {
+		te := newTestEnv()
+		l := te.links.leases["net0"]
+		delete(l.Options, 67)
+		l.Proxy = &settings.Lease{Options: map[uint8][]byte{60: []byte("PXEClient"), 43: menu(timeout)}, ServerIP: netip.MustParseAddr("10.0.0.9")}
+		l.ProxyFrom = "10.0.0.9 (port 4011)"
+		te.links.leases["net0"] = l
+		for _, f := range []string{"item-8000.ipxe", "item-8001.ipxe"} {
+			te.fetch.files["tftp://10.0.0.9/"+f] = "#!ipxe\necho booted " + f + " pxebs=${pxebs/filename}\n"
+		}
+		return te
+	}
+	te := setup(5)
+	te.con.typeKeys("2")
+	out, status, err := te.run("autoboot\n")
+	for _, want := range []string{"net0: ProxyDHCP 10.0.0.9 (port 4011): no filename\n", "Booting from PXE menu (proxydhcp)\n  1. first\n  2. second\nChoose (5)\n",
+		"PXE boot menu: second (type 0x8001)\n", "booted item-8001.ipxe pxebs=item-8001.ipxe\n"} {
+		if status != 0 || !strings.Contains(out, want) {
+			t.Errorf("autoboot with a PXE menu, key 2: status %v (%v); output lacks %q:\n%s", status, err, want, out)
+		}
+	}
+	if got := te.links.log[len(te.links.log)-1]; got != "pxebs net0 0x8001" {
+		t.Errorf("last link call %q; want pxebs net0 0x8001", got)
+	}
+
+	// Timeout 0: the first item at once, no prompt.
+	te = setup(0)
+	start := time.Now()
+	if out, status, _ := te.run("autoboot\n"); status != 0 || !strings.Contains(out, "booted item-8000.ipxe") || strings.Contains(out, "Choose") || time.Since(start) > time.Second {
+		t.Errorf("autoboot with a PXE menu, timeout 0: status %v\n%s", status, out)
+	}
+
+	// Esc cancels.
+	te = setup(255)
+	te.con.typeKeys("\x1b")
+	if out, status, _ := te.run("autoboot\n"); status != ECANCELED {
+		t.Errorf("autoboot with a PXE menu, Esc: status %v; want ECANCELED\n%s", status, out)
 	}
 }
 

@@ -45,6 +45,15 @@ type Links interface {
 	DHCP(ctx context.Context, name string) (settings.Lease, error)
 }
 
+// BootServers is PXE boot server discovery, an optional extension of
+// Links: ask the boot servers that option 43 (opt43, the PXE sub-options
+// of the DHCP or ProxyDHCP answer that held the boot menu) names for
+// boot item type typ. The engine stores the answer in settings scope
+// "pxebs" (iPXE's PXEBS_SETTINGS_NAME).
+type BootServers interface {
+	PXEBootServer(ctx context.Context, name string, typ uint16, opt43 []byte) (settings.Lease, error)
+}
+
 // PingReply is one answered echo request.
 type PingReply struct {
 	From netip.Addr

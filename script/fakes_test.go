@@ -148,6 +148,13 @@ func (l *fakeLinks) DHCP(ctx context.Context, name string) (settings.Lease, erro
 	return lease, nil
 }
 
+// PXEBootServer answers boot server requests with file item-TYPE.ipxe
+// from next-server 10.0.0.9.
+func (l *fakeLinks) PXEBootServer(ctx context.Context, name string, typ uint16, opt43 []byte) (settings.Lease, error) {
+	l.log = append(l.log, fmt.Sprintf("pxebs %s %#04x", name, typ))
+	return settings.Lease{ServerIP: netip.MustParseAddr("10.0.0.9"), BootFile: fmt.Sprintf("item-%04x.ipxe", typ)}, nil
+}
+
 // fakeSAN records SAN calls.
 type fakeSAN struct {
 	log     []string

@@ -19,6 +19,7 @@ import (
 	"github.com/snp-go/snp-go/net/dhcp"
 	"github.com/snp-go/snp-go/net/fetch"
 	"github.com/snp-go/snp-go/net/ntp"
+	"github.com/snp-go/snp-go/net/pxe"
 	"github.com/snp-go/snp-go/script"
 	"github.com/snp-go/snp-go/script/lineedit"
 	"github.com/snp-go/snp-go/script/settings"
@@ -201,6 +202,25 @@ func (l *efiLinks) DHCP(ctx context.Context, name string) (settings.Lease, error
 		return settings.Lease{}, err
 	}
 	return settingsLease(lease), nil
+}
+
+// PXEBootServer is PXE boot server discovery for the engine's menu boot:
+// the targets come from the menu's option 43.
+func (l *efiLinks) PXEBootServer(ctx context.Context, name string, typ uint16, opt43 []byte) (settings.Lease, error) {
+	ifc, err := l.iface(name)
+	if err != nil {
+		return settings.Lease{}, err
+	}
+	o, err := pxe.Parse(opt43)
+	if err != nil {
+		return settings.Lease{}, err
+	}
+	attempt, accept := o.Targets(typ)
+	bs, err := dhcp.BootServer(ctx, ifc, dhcp.Options{}, typ, attempt, accept)
+	if err != nil {
+		return settings.Lease{}, err
+	}
+	return settings.Lease{Options: bs.Options, ServerIP: bs.NextServer, BootFile: bs.BootFile}, nil
 }
 
 // settingsLease hands a DHCP lease, and the ProxyDHCP answer that came

@@ -138,3 +138,33 @@ func TestQEMUDHCPNoProxyWait(t *testing.T) {
 		t.Errorf("DHCP took %v with an answering server and no ProxyDHCP; want no ProxyDHCP wait (well under iPXE's 2 s)", took)
 	}
 }
+
+// TestQEMUPXEMenu: the ProxyDHCP dnsmasq offers a PXE boot menu (two
+// pxe-service lines and pxe-prompt): snp-go lists it, the second item is
+// chosen on the serial console, snp-go asks the boot server (dnsmasq on
+// port 4011, option 43.71) for that item and boots the file it names.
+func TestQEMUPXEMenu(t *testing.T) {
+	l := newPXELab(t)
+	for _, f := range []string{"first", "second"} {
+		os.WriteFile(filepath.Join(l.tftp, f+".ipxe"), []byte("#!ipxe\necho menu-item-"+f+" pxebs=${pxebs/filename} ip=${net0/ip}\n"), 0o644)
+	}
+	l.dnsmasq(t, l.lan, "br0", "--dhcp-range=10.77.0.100,10.77.0.150,255.255.255.0,1h",
+		"--dhcp-leasefile="+filepath.Join(l.dir, "leases"))
+	proxy := l.dnsmasq(t, l.pxe, "eth0", "--dhcp-range=10.77.0.0,proxy",
+		"--pxe-service=ARM64_EFI,first item,first.ipxe", "--pxe-service=ARM64_EFI,second item,second.ipxe",
+		"--pxe-prompt=Choose a boot item,30", "--enable-tftp", "--tftp-root="+l.tftp)
+	m, _ := l.boot(t)
+	expectLines(t, m,
+		`net0: ProxyDHCP 10\.77\.0\.2 \(port 4011\): no filename\r*\n`,
+		`Booting from PXE menu \(proxydhcp\)\r*\n  1\. first item\r*\n  2\. second item\r*\n`,
+		`Choose a boot item \(30\)`)
+	m.Send("2")
+	expectLines(t, m,
+		`PXE boot menu: second item \(type 0x8001\)\r*\n`,
+		`PXE boot server 10\.77\.0\.2: filename second\.ipxe\r*\n`,
+		`menu-item-second pxebs=second\.ipxe ip=10\.77\.0\.1\d\d\r*\n`,
+		`snp-go: returning to firmware`)
+	if out := proxy.Output(); !strings.Contains(out, "bootfile name: second.ipxe") || !strings.Contains(out, "second.ipxe to 10.77.0.1") {
+		t.Errorf("the ProxyDHCP server's log lacks the boot server answer or the TFTP transfer of second.ipxe:\n%s", out)
+	}
+}

@@ -31,6 +31,10 @@ type Lease struct {
 // netX.dhcp wins over the same setting from the ProxyDHCP server.
 const ProxyDHCPScope = "proxydhcp"
 
+// PXEBSScope is the settings scope of a PXE boot server's answer (iPXE's
+// PXEBS_SETTINGS_NAME): ${pxebs/filename}.
+const PXEBSScope = "pxebs"
+
 // DHCP option codes (RFC 2132) with special handling.
 const (
 	optPad      = 0
