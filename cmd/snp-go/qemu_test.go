@@ -183,3 +183,33 @@ func TestQEMUEDK2Rerun(t *testing.T) {
 		}
 	}
 }
+
+// TestQEMUStrictNX: Debian 13's EDK2 with strict NX (every data region
+// non-executable, images with writable+executable sections refused) starts
+// snp-go.efi, whose shell runs a command and returns to the firmware.
+func TestQEMUStrictNX(t *testing.T) {
+	lab.SkipIfMissing(t)
+	fw, err := firmware.EDK22025StrictNX()
+	if err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	efi := lab.NeedEFI(t, lab.EFIBuild{})
+	m, _ := lab.StartEFI(t, lab.Config{Firmware: fw}, efi, "")
+	if _, err := m.Expect("Press Ctrl-B for the snp-go command line", 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	m.Send("\x02")
+	if _, err := m.Expect("snp-go> ", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	m.Send("echo strict-nx-${buildarch}\r")
+	if _, err := m.Expect("strict-nx-arm64", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := exitShell(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitFirmware(fw, false, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
