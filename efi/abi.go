@@ -8,18 +8,19 @@ import (
 )
 
 // fwRegs is the firmware's callee-saved state (AAPCS64 §6.1.1): x19–x30,
-// SP, x18 and d8–d15. Layout shared with abi_arm64.s.
+// SP, x18 and d8–d15. abi_arm64.s stores them in pairs (STP) at the
+// offsets go_asm.h gives (fwRegs_x19, ...).
 type fwRegs struct {
-	x19_30 [12]uint64
-	sp     uint64
-	x18    uint64
-	d8_15  [8]uint64
+	x19, x20, x21, x22, x23, x24, x25, x26, x27, x28, x29, x30 uint64
+	sp, x18                                                    uint64
+	d8, d9, d10, d11, d12, d13, d14, d15                       uint64
 }
 
 // cbFrame is one suspended firmware frame: its registers, the callback's
 // arguments, which thunk it entered, the firmware stack top to restore on
 // resume, the firmware's interrupt mask (DAIF) when it called, and the mask
-// that was current before it. 512 bytes, layout shared with abi_arm64.s.
+// that was current before it. 512 bytes; abi_arm64.s uses the field
+// offsets from go_asm.h (cbFrame_args, ...).
 type cbFrame struct {
 	regs     fwRegs
 	args     [8]uintptr
@@ -30,9 +31,20 @@ type cbFrame struct {
 	_        [30]uintptr
 }
 
-// abi_arm64.s indexes cbFrames with a shift (FRAME_SHIFT): a frame must be
-// exactly 512 bytes (this does not compile otherwise).
-const _ = -(unsafe.Sizeof(cbFrame{}) ^ 512)
+// abi_arm64.s indexes cbFrames with a shift (FRAME_SHIFT) and saves the
+// registers at the frame's start: a frame must be exactly 512 bytes with
+// regs first (these do not compile otherwise).
+const (
+	_ = -(unsafe.Sizeof(cbFrame{}) ^ 512)
+	_ = -unsafe.Offsetof(cbFrame{}.regs)
+)
+
+// goContext is the Go side inside the firmware: the goroutine's SP, FP, LR
+// and g saved by call and resume, and whether a callback may resume it
+// (go_asm.h: goContext_sp, ...).
+type goContext struct {
+	sp, fp, lr, g, valid uintptr
+}
 
 const (
 	maxDepth  = 16 // nesting bound, also in abi_arm64.s (callback<>)
@@ -46,7 +58,7 @@ var (
 	imageHandle uintptr
 	systemTable uintptr
 	entryRegs   fwRegs            // the firmware's registers at image entry
-	goCtx       [5]uintptr        // sp, fp, lr, g, valid: the Go side inside the firmware
+	goCtx       goContext         // the Go side inside the firmware
 	cbFrames    [maxDepth]cbFrame // suspended firmware frames, innermost at cbDepth-1
 	cbDepth     uintptr           // number of suspended frames
 	fwStackTop  uintptr           // where the next firmware call's stack starts

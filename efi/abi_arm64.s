@@ -12,76 +12,55 @@
 
 #include "textflag.h"
 
-// Register save area layout (fwRegs in abi.go).
-#define R_X19 0
-#define R_X21 16
-#define R_X23 32
-#define R_X25 48
-#define R_X27 64
-#define R_X29 80
-#define R_SP 96
-#define R_X18 104
-#define R_D8 112
-#define R_D10 128
-#define R_D12 144
-#define R_D14 160
-#define F_ARGS 176
-#define F_THUNK 240
-#define F_TOP 248
-#define F_DAIF 256
-#define F_PREVDAIF 264
-#define FRAME_SHIFT 9 // sizeof(cbFrame) == 512
+// Field offsets of fwRegs, cbFrame and goContext (abi.go) come from
+// go_asm.h, which the compiler writes from the Go declarations.
+#include "go_asm.h"
+
+#define FRAME_SHIFT 9 // cbFrame__size == 512, checked in abi.go
 
 // PSTATE.{I,F} (DAIFSet/DAIFClr immediate bits 1 and 0): IRQ and FIQ masks.
 // Go runs with both masked; the firmware gets back its own mask whenever it
 // runs (see "Interrupts" in doc.go).
 #define MASK_IRQ MSR $3, DAIFSet
 
-// Go context slot layout (goCtx in abi.go).
-#define G_SP 0
-#define G_FP 8
-#define G_LR 16
-#define G_G 24
-#define G_VALID 32
-
 #define SAVE_FW(base) \
-	STP	(R19, R20), R_X19(base) \
-	STP	(R21, R22), R_X21(base) \
-	STP	(R23, R24), R_X23(base) \
-	STP	(R25, R26), R_X25(base) \
-	STP	(R27, g), R_X27(base) \
-	STP	(R29, R30), R_X29(base) \
+	STP	(R19, R20), fwRegs_x19(base) \
+	STP	(R21, R22), fwRegs_x21(base) \
+	STP	(R23, R24), fwRegs_x23(base) \
+	STP	(R25, R26), fwRegs_x25(base) \
+	STP	(R27, g), fwRegs_x27(base) \
+	STP	(R29, R30), fwRegs_x29(base) \
 	MOVD	RSP, R15 \
-	MOVD	R15, R_SP(base) \
-	MOVD	R18_PLATFORM, R_X18(base) \
-	FSTPD	(F8, F9), R_D8(base) \
-	FSTPD	(F10, F11), R_D10(base) \
-	FSTPD	(F12, F13), R_D12(base) \
-	FSTPD	(F14, F15), R_D14(base)
+	MOVD	R15, fwRegs_sp(base) \
+	MOVD	R18_PLATFORM, fwRegs_x18(base) \
+	FSTPD	(F8, F9), fwRegs_d8(base) \
+	FSTPD	(F10, F11), fwRegs_d10(base) \
+	FSTPD	(F12, F13), fwRegs_d12(base) \
+	FSTPD	(F14, F15), fwRegs_d14(base)
 
 #define RESTORE_FW(base) \
-	FLDPD	R_D8(base), (F8, F9) \
-	FLDPD	R_D10(base), (F10, F11) \
-	FLDPD	R_D12(base), (F12, F13) \
-	FLDPD	R_D14(base), (F14, F15) \
-	MOVD	R_X18(base), R18_PLATFORM \
-	MOVD	R_SP(base), R15 \
+	FLDPD	fwRegs_d8(base), (F8, F9) \
+	FLDPD	fwRegs_d10(base), (F10, F11) \
+	FLDPD	fwRegs_d12(base), (F12, F13) \
+	FLDPD	fwRegs_d14(base), (F14, F15) \
+	MOVD	fwRegs_x18(base), R18_PLATFORM \
+	MOVD	fwRegs_sp(base), R15 \
 	MOVD	R15, RSP \
-	LDP	R_X19(base), (R19, R20) \
-	LDP	R_X21(base), (R21, R22) \
-	LDP	R_X23(base), (R23, R24) \
-	LDP	R_X25(base), (R25, R26) \
-	LDP	R_X27(base), (R27, g) \
-	LDP	R_X29(base), (R29, R30)
+	LDP	fwRegs_x19(base), (R19, R20) \
+	LDP	fwRegs_x21(base), (R21, R22) \
+	LDP	fwRegs_x23(base), (R23, R24) \
+	LDP	fwRegs_x25(base), (R25, R26) \
+	LDP	fwRegs_x27(base), (R27, g) \
+	LDP	fwRegs_x29(base), (R29, R30)
 
 #define SAVE_GO(valid) \
 	MOVD	$·goCtx(SB), R9 \
 	MOVD	RSP, R10 \
-	MOVD	R10, G_SP(R9) \
-	MOVD	R29, G_FP(R9) \
-	MOVD	R30, G_LR(R9) \
-	MOVD	g, G_G(R9) \
-	MOVD	valid, G_VALID(R9)
+	MOVD	R10, goContext_sp(R9) \
+	MOVD	R29, goContext_fp(R9) \
+	MOVD	R30, goContext_lr(R9) \
+	MOVD	g, goContext_g(R9) \
+	MOVD	valid, goContext_valid(R9)
 
 // cpuinit is the image entry point (UEFI 2.10 §4.1: x0 = ImageHandle,
 // x1 = SystemTable), reached through _rt0_arm64_tamago and goos.CPUInit.
@@ -170,12 +149,12 @@ TEXT ·call(SB),NOSPLIT|NOFRAME,$0-40
 // call or resume returned (r0 = R0, kind = R1).
 TEXT returnToGo<>(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$·goCtx(SB), R9
-	MOVD	G_SP(R9), R10
+	MOVD	goContext_sp(R9), R10
 	MOVD	R10, RSP
-	MOVD	G_FP(R9), R29
-	MOVD	G_LR(R9), R30
-	MOVD	G_G(R9), g
-	MOVD	ZR, G_VALID(R9)
+	MOVD	goContext_fp(R9), R29
+	MOVD	goContext_lr(R9), R30
+	MOVD	goContext_g(R9), g
+	MOVD	ZR, goContext_valid(R9)
 	MOVD	R0, 32(RSP) // r0 of call/resume: 8 + 24
 	MOVD	R1, 40(RSP) // kind: 8 + 32
 	RET
@@ -195,13 +174,13 @@ TEXT ·resume(SB),NOSPLIT|NOFRAME,$0-40
 	MOVD	$·cbFrames(SB), R14
 	LSL	$FRAME_SHIFT, R11, R15
 	ADD	R15, R14, R14
-	MOVD	F_TOP(R14), R15
+	MOVD	cbFrame_top(R14), R15
 	MOVD	$·fwStackTop(SB), R13
 	MOVD	R15, (R13)
-	MOVD	F_PREVDAIF(R14), R15
+	MOVD	cbFrame_prevDAIF(R14), R15
 	MOVD	$·fwDAIF(SB), R13
 	MOVD	R15, (R13)
-	MOVD	F_DAIF(R14), R16
+	MOVD	cbFrame_daif(R14), R16
 	RESTORE_FW(R14)
 	MSR	R16, DAIF
 	RET
@@ -216,7 +195,7 @@ TEXT callback<>(SB),NOSPLIT|NOFRAME,$0
 	CMP	$16, R11 // maxDepth
 	BHS	refuse
 	MOVD	$·goCtx(SB), R12
-	MOVD	G_VALID(R12), R13
+	MOVD	goContext_valid(R12), R13
 	CBZ	R13, refuse
 	MOVD	$·cbFrames(SB), R14
 	LSL	$FRAME_SHIFT, R11, R15
@@ -226,19 +205,19 @@ TEXT callback<>(SB),NOSPLIT|NOFRAME,$0
 	// frame for resume and is the one nested firmware calls run with.
 	MRS	DAIF, R16
 	MASK_IRQ
-	MOVD	R16, F_DAIF(R14)
+	MOVD	R16, cbFrame_daif(R14)
 	MOVD	$·fwDAIF(SB), R13
 	MOVD	(R13), R17
-	MOVD	R17, F_PREVDAIF(R14)
+	MOVD	R17, cbFrame_prevDAIF(R14)
 	MOVD	R16, (R13)
-	STP	(R0, R1), (F_ARGS+0)(R14)
-	STP	(R2, R3), (F_ARGS+16)(R14)
-	STP	(R4, R5), (F_ARGS+32)(R14)
-	STP	(R6, R7), (F_ARGS+48)(R14)
-	MOVD	R9, F_THUNK(R14)
+	STP	(R0, R1), (cbFrame_args+0)(R14)
+	STP	(R2, R3), (cbFrame_args+16)(R14)
+	STP	(R4, R5), (cbFrame_args+32)(R14)
+	STP	(R6, R7), (cbFrame_args+48)(R14)
+	MOVD	R9, cbFrame_thunk(R14)
 	MOVD	$·fwStackTop(SB), R13
 	MOVD	(R13), R15
-	MOVD	R15, F_TOP(R14)
+	MOVD	R15, cbFrame_top(R14)
 	// Nested firmware calls run below the suspended firmware frame.
 	MOVD	RSP, R15
 	SUB	$128, R15
