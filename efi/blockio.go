@@ -11,16 +11,8 @@ import (
 // and its media live in firmware pool memory; the four functions are
 // callback thunks shared by all instances, which find the device by the
 // This pointer.
-const (
-	blockIORevision3 = 0x00020031
-	bioMedia         = 8
-	bioReset         = 16
-	bioRead          = 24
-	bioWrite         = 32
-	bioFlush         = 40
-	bioSize          = 48
-	mediaSize        = 48
-)
+// Offsets in tables.go.
+const blockIORevision3 = 0x00020031
 
 var (
 	blockMu      sync.Mutex
@@ -82,28 +74,10 @@ func bufAt(p, n uintptr) []byte {
 
 func store64(p uintptr, v uint64) { *(*uint64)(unsafe.Pointer(p)) = v }
 func store32(p uintptr, v uint32) { *(*uint32)(unsafe.Pointer(p)) = v }
-func store8(p uintptr, v bool) {
-	b := byte(0)
-	if v {
-		b = 1
-	}
-	*(*byte)(unsafe.Pointer(p)) = b
-}
 
-func writeMedia(m uintptr, md BlockMedia) {
-	store32(m+0, md.MediaID)
-	store8(m+4, md.Removable)
-	store8(m+5, md.Present)
-	store8(m+6, md.Partition)
-	store8(m+7, md.ReadOnly)
-	store8(m+8, md.WriteCaching)
-	store32(m+12, md.BlockSize)
-	store32(m+16, md.IOAlign)
-	store64(m+24, md.LastBlock)
-	store64(m+32, md.LowestAlignedLBA)
-	store32(m+40, md.LogicalBlocksPerPhysicalBlock)
-	store32(m+44, md.OptimalTransferLengthGranularity)
-}
+// writeMedia stores md as EFI_BLOCK_IO_MEDIA at m: BlockMedia has its
+// layout (TestTableLayout).
+func writeMedia(m uintptr, md BlockMedia) { *(*BlockMedia)(unsafe.Pointer(m)) = md }
 
 // BlockIOHandle is an installed Block IO + Device Path handle.
 type BlockIOHandle struct {
@@ -125,7 +99,7 @@ func InstallBlockIO(dev BlockDevice, dp DevicePath) (*BlockIOHandle, error) {
 	if len(dp) > 0 && dp[len(dp)-1].IsMedia() {
 		return nil, &Error{Op: "efi.InstallBlockIO: device path ends in a media node", Status: InvalidParameter}
 	}
-	mem, err := AllocatePool(bioSize + mediaSize)
+	mem, err := AllocatePool(int(bioSize + mediaSize))
 	if err != nil {
 		return nil, err
 	}
@@ -138,12 +112,10 @@ func InstallBlockIO(dev BlockDevice, dp DevicePath) (*BlockIOHandle, error) {
 	copy(unsafe.Slice((*byte)(path), len(dpb)), dpb)
 	b := &BlockIOHandle{proto: uintptr(mem), media: uintptr(mem) + bioSize, path: path}
 	writeMedia(b.media, dev.Media())
-	store64(b.proto, blockIORevision3)
-	store64(b.proto+bioMedia, uint64(b.media))
-	store64(b.proto+bioReset, uint64(blockThunks[0]))
-	store64(b.proto+bioRead, uint64(blockThunks[1]))
-	store64(b.proto+bioWrite, uint64(blockThunks[2]))
-	store64(b.proto+bioFlush, uint64(blockThunks[3]))
+	*(*blockIO)(unsafe.Pointer(b.proto)) = blockIO{
+		Revision: blockIORevision3, Media: b.media,
+		Reset: blockThunks[0], ReadBlocks: blockThunks[1], WriteBlocks: blockThunks[2], FlushBlks: blockThunks[3],
+	}
 
 	blockMu.Lock()
 	blockDevs[b.proto] = dev

@@ -37,13 +37,8 @@ var Pool struct {
 // earlyMap is GetMemoryMap's buffer at entry (static: no allocator yet).
 var earlyMap [64 << 10]byte
 
-// Offsets into EFI_SYSTEM_TABLE and EFI_BOOT_SERVICES needed before the
-// runtime runs (UEFI 2.10 §4.3, §4.4).
+// Memory descriptor fields (EFI_MEMORY_DESCRIPTOR, §7.2.3).
 const (
-	stBootServices  = 96
-	bsAllocatePages = 40
-	bsFreePages     = 48
-	bsGetMemoryMap  = 56
 	mdType          = 0
 	mdPhysicalStart = 8
 	mdNumberOfPages = 24

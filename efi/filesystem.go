@@ -9,15 +9,9 @@ import (
 	"unsafe"
 )
 
-// EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (§13.4: OpenVolume at 8) and
-// EFI_FILE_PROTOCOL (§13.5: Open 8, Close 16, Read 32, GetInfo 64).
-const (
-	sfsOpenVolume = 8
-	fileOpen      = 8
-	fileClose     = 16
-	fileRead      = 32
-	fileModeRead  = 1
-)
+// EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (§13.4) and EFI_FILE_PROTOCOL (§13.5);
+// offsets in tables.go.
+const fileModeRead = 1 // EFI_FILE_MODE_READ, §13.5.2
 
 // File is an open EFI_FILE_PROTOCOL.
 type File struct {
@@ -90,9 +84,8 @@ func ReadFile(h Handle, path string) ([]byte, error) {
 }
 
 // VolumeLabel returns the file system's volume label from
-// EFI_FILE_SYSTEM_INFO (§13.5.17, GetInfo at offset 64).
+// EFI_FILE_SYSTEM_INFO (§13.5.17) by GetInfo.
 func (f *File) VolumeLabel() (string, error) {
-	const fileGetInfo = 64
 	buf := make([]byte, 1024)
 	escapeSink = buf
 	n := alloc[uintptr]()

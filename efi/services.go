@@ -9,50 +9,7 @@ import (
 	"unsafe"
 )
 
-// Table layouts, UEFI 2.10 §4.3 (EFI_SYSTEM_TABLE), §4.4
-// (EFI_BOOT_SERVICES) and §4.5 (EFI_RUNTIME_SERVICES): byte offsets of the
-// fields and function pointers snp-go uses.
-const (
-	stFirmwareVendor   = 24
-	stFirmwareRevision = 32
-	stConIn            = 48
-	stConOut           = 64
-	stRuntimeServices  = 88
-	stNumTables        = 104
-	stConfigTable      = 112
-
-	bsRaiseTPL                  = 24
-	bsRestoreTPL                = 32
-	bsAllocatePool              = 64
-	bsFreePool                  = 72
-	bsCreateEvent               = 80
-	bsSetTimer                  = 88
-	bsWaitForEvent              = 96
-	bsSignalEvent               = 104
-	bsCloseEvent                = 112
-	bsCheckEvent                = 120
-	bsHandleProtocol            = 152
-	bsLocateHandle              = 176
-	bsLocateDevicePath          = 184
-	bsLoadImage                 = 200
-	bsStartImage                = 208
-	bsUnloadImage               = 224
-	bsStall                     = 248
-	bsSetWatchdogTimer          = 256
-	bsConnectController         = 264
-	bsDisconnectController      = 272
-	bsOpenProtocol              = 280
-	bsCloseProtocol             = 288
-	bsLocateHandleBuffer        = 312
-	bsLocateProtocol            = 320
-	bsInstallMultipleProtocols  = 328
-	bsUninstallMultipleProtocol = 336
-	bsCreateEventEx             = 368
-
-	rtGetTime     = 24
-	rtGetVariable = 72
-	rtResetSystem = 104
-)
+// Table offsets (st*, bs*, rt*) are derived in tables.go.
 
 // Handle is an EFI_HANDLE.
 type Handle uintptr

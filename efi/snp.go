@@ -9,27 +9,8 @@ import (
 	"unsafe"
 )
 
-// EFI_SIMPLE_NETWORK_PROTOCOL (§24.1) function offsets and
-// EFI_SIMPLE_NETWORK_MODE (§24.1) field offsets.
+// EFI_SIMPLE_NETWORK_PROTOCOL (§24.1); offsets in tables.go.
 const (
-	snpStart          = 8
-	snpStop           = 16
-	snpInitialize     = 24
-	snpShutdown       = 40
-	snpReceiveFilters = 48
-	snpGetStatus      = 88
-	snpTransmit       = 96
-	snpReceive        = 104
-	snpMode           = 120
-
-	modeState          = 0
-	modeHwAddressSize  = 4
-	modeMediaHeader    = 8
-	modeMaxPacketSize  = 12
-	modeCurrentAddress = 552
-	modeMediaPresentOK = 651
-	modeMediaPresent   = 652
-
 	snpStopped     = 0
 	snpStarted     = 1
 	snpInitialized = 2

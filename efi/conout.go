@@ -1,0 +1,103 @@
+//go:build tamago && arm64
+
+package efi
+
+import "unsafe"
+
+// Console output (EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL, §12.4). conOutString is
+// called from Printk, on any stack, so it uses callRaw and static memory
+// only.
+
+var conBuf [256]uint16
+
+//go:nosplit
+func conOutString(n int) {
+	out := uintptr(load64(systemTable + stConOut))
+	if out == 0 {
+		return
+	}
+	conBuf[n] = 0
+	a := [8]uintptr{out, uintptr(unsafe.Pointer(&conBuf[0]))}
+	callRaw(uintptr(load64(out+conOutOutputString)), &a)
+}
+
+var (
+	conLen  int
+	utfNeed int    // continuation bytes still expected
+	utfRune uint32 // code point being decoded
+)
+
+// ConsoleWrite buffers one byte of UTF-8 console output, turning "\n" into
+// "\r\n" and UTF-8 into UCS-2 (characters outside the BMP become '?'),
+// and writes the buffer to ConOut at the end of each line or when full.
+//
+//go:nosplit
+func ConsoleWrite(c byte) {
+	switch {
+	case c < 0x80:
+		utfNeed = 0
+	case c&0xc0 == 0x80: // continuation
+		if utfNeed == 0 {
+			c = '?'
+			break
+		}
+		utfRune = utfRune<<6 | uint32(c&0x3f)
+		if utfNeed--; utfNeed > 0 {
+			return
+		}
+		if utfRune > 0xffff {
+			utfRune = '?'
+		}
+		conPut(uint16(utfRune))
+		return
+	case c&0xe0 == 0xc0:
+		utfNeed, utfRune = 1, uint32(c&0x1f)
+		return
+	case c&0xf0 == 0xe0:
+		utfNeed, utfRune = 2, uint32(c&0x0f)
+		return
+	default:
+		utfNeed, utfRune = 3, uint32(c&0x07)
+		return
+	}
+	if c == '\n' {
+		conPut('\r')
+	}
+	conPut(uint16(c))
+	if c == '\n' {
+		ConsoleFlush()
+	}
+}
+
+//go:nosplit
+func conPut(u uint16) {
+	conBuf[conLen] = u
+	conLen++
+	if conLen >= len(conBuf)-3 {
+		ConsoleFlush()
+	}
+}
+
+// ConsoleFlush writes out buffered console output.
+//
+//go:nosplit
+func ConsoleFlush() {
+	if conLen > 0 {
+		conOutString(conLen)
+		conLen = 0
+	}
+}
+
+// Console is an io.Writer on ConOut that flushes at the end of every
+// Write, for prompts and progress lines that do not end in a newline.
+// (Printk, behind os.Stdout, flushes only at newlines.)
+type Console struct{}
+
+// Write implements io.Writer.
+func (Console) Write(p []byte) (int, error) {
+	for _, b := range p {
+		ConsoleWrite(b)
+	}
+	ConsoleFlush()
+	return len(p), nil
+}
