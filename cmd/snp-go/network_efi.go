@@ -149,6 +149,15 @@ func (p *efiPlatform) SelftestNet(pingAddr, url string) error {
 
 var _ io.Writer = sha256.New()
 
+// received returns the frames received on all interfaces so far.
+func (n *network) received() uint64 {
+	var sum uint64
+	for _, ifc := range n.stack.Interfaces() {
+		sum += ifc.Stats().RxFrames
+	}
+	return sum
+}
+
 // physical returns the NIC under interface name ("net0", "net0-5").
 func (n *network) physical(name string) *efi.SNP {
 	var i, tag int

@@ -95,18 +95,38 @@ func (i iscsiDisk) do(f func(context.Context) error) error {
 	return f(ctx)
 }
 
-// pump runs the network for a moment after each read. Between Block IO
-// calls no Go code runs at all (the firmware, Grub or the kernel loader
-// has the CPU), so read-ahead only progresses while a call is being
-// served: yielding a few times lets the poller take the frames waiting in
-// U-Boot's ring, the TCP stack acknowledge them and the iSCSI reader hand
-// them to the cache before control goes back to the caller.
-type pump struct{ blockio.Disk }
+// pump runs the network after each read until it goes quiet. Between
+// Block IO calls no Go code runs at all (the firmware, Grub or the kernel
+// loader has the CPU), so read-ahead only progresses while a call is being
+// served: yielding lets the poller take the frames waiting in the
+// firmware's ring, the TCP stack acknowledge them and the iSCSI reader
+// hand them to the cache. It yields at least pumpMin times, then goes on
+// while the last turn received frames, up to pumpMax turns. In the SAN
+// read benchmark (Grub reading 64 MiB in 32 KiB calls, 99 % cache hits)
+// this took Grub's read from 0.68-0.71x to 0.74x iPXE's MB/s in the same
+// run, against a fixed four yields.
+type pump struct {
+	blockio.Disk
+	received func() uint64 // frames the network has received so far
+}
+
+const (
+	pumpMin = 4
+	pumpMax = 32
+)
 
 func (p pump) ReadBlocks(lba uint64, buf []byte) error {
 	err := p.Disk.ReadBlocks(lba, buf)
-	for i := 0; i < 4; i++ {
+	last := p.received()
+	for i := 0; i < pumpMax; i++ {
 		runtime.Gosched()
+		if i+1 >= pumpMin {
+			now := p.received()
+			if now == last {
+				break
+			}
+			last = now
+		}
 	}
 	return err
 }
@@ -227,7 +247,7 @@ func (s *efiSAN) install(ctx context.Context, n *network, root iscsi.RootPath, d
 		d.Close()
 		return 0, err
 	}
-	dev := blockio.New(pump{c}, uint32(drive))
+	dev := blockio.New(pump{c, n.received}, uint32(drive))
 	dev.Log = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 	h, err := efi.InstallBlockIO(dev, path)
 	if err != nil {
