@@ -48,7 +48,7 @@ func ConsoleWrite(c byte) {
 		if utfRune > 0xffff {
 			utfRune = '?'
 		}
-		conPut(uint16(utfRune))
+		conPutRune(uint16(utfRune))
 		return
 	case c&0xe0 == 0xc0:
 		utfNeed, utfRune = 1, uint32(c&0x1f)
@@ -67,6 +67,61 @@ func ConsoleWrite(c byte) {
 	if c == '\n' {
 		ConsoleFlush()
 	}
+}
+
+// Console glyph support: EDK2's serial terminal prints every character
+// outside its table as '?' (Go's "µs" came out "?s"), U-Boot's passes
+// UTF-8 through. TestString (§12.4.5) says which: it is asked once, for
+// U+00B5, on the first non-ASCII character; when the console cannot show
+// it, a few common characters are written as ASCII instead.
+var (
+	conTested  bool
+	conUnicode bool
+	conTest    = [2]uint16{0xb5, 0}
+)
+
+// conASCII is what a console without the glyphs shows instead.
+var conASCII = [...]struct {
+	r uint16
+	s [3]byte
+}{
+	{0xb5, [3]byte{'u'}},             // µ (micro sign)
+	{0x3bc, [3]byte{'u'}},            // μ (Greek mu)
+	{0x2013, [3]byte{'-'}},           // – (en dash)
+	{0x2014, [3]byte{'-', '-'}},      // — (em dash)
+	{0x2026, [3]byte{'.', '.', '.'}}, // … (ellipsis)
+	{0x2018, [3]byte{'\''}},          // ‘
+	{0x2019, [3]byte{'\''}},          // ’
+	{0x201c, [3]byte{'"'}},           // “
+	{0x201d, [3]byte{'"'}},           // ”
+	{0xd7, [3]byte{'x'}},             // × (multiplication sign)
+	{0x2192, [3]byte{'-', '>'}},      // → (right arrow)
+}
+
+//go:nosplit
+func conPutRune(u uint16) {
+	if !conTested {
+		conTested = true
+		if out := uintptr(load64(systemTable + stConOut)); out != 0 {
+			a := [8]uintptr{out, uintptr(unsafe.Pointer(&conTest[0]))}
+			conUnicode = !callRaw(uintptr(load64(out+conOutTestString)), &a).IsError()
+		}
+	}
+	if conUnicode {
+		conPut(u)
+		return
+	}
+	for i := range conASCII {
+		if conASCII[i].r == u {
+			for _, c := range conASCII[i].s {
+				if c != 0 {
+					conPut(uint16(c))
+				}
+			}
+			return
+		}
+	}
+	conPut(u)
 }
 
 //go:nosplit

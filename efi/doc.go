@@ -78,8 +78,8 @@
 // an older frame resumes; callbacks that arrive when no goroutine can take
 // them (during callRaw, or too deep) are refused with EFI_DEVICE_ERROR.
 //
-// Cost in QEMU TCG (measured by `--selftest=callbacks`): a firmware call is
-// about 0.8 µs under U-Boot and 2.5 µs under EDK2 (its TPL raise and
-// restore on every service), a callback round trip about 0.6 µs (U-Boot)
-// and 2.3 µs (EDK2) more.
+// Cost in QEMU TCG (measured by `--selftest=callbacks` on an idle
+// machine): a firmware call is about 0.8 µs under U-Boot and 1.1 µs under
+// EDK2 (its TPL raise and restore on every service), a callback round trip
+// about 1 µs (U-Boot) and 1.6 µs (EDK2) more.
 package efi

@@ -78,9 +78,9 @@ type runtimeServices struct {
 }
 
 // textOutput is EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL (§12.4.1), up to the
-// function snp-go calls.
+// functions snp-go calls.
 type textOutput struct {
-	Reset, OutputString uintptr
+	Reset, OutputString, TestString uintptr
 }
 
 // textInput is EFI_SIMPLE_TEXT_INPUT_PROTOCOL (§12.3.1).
@@ -201,6 +201,7 @@ const (
 	rtResetSystem = unsafe.Offsetof(runtimeServices{}.ResetSystem)
 
 	conOutOutputString = unsafe.Offsetof(textOutput{}.OutputString)
+	conOutTestString   = unsafe.Offsetof(textOutput{}.TestString)
 	conInReadKeyStroke = unsafe.Offsetof(textInput{}.ReadKeyStroke)
 
 	liDeviceHandle    = unsafe.Offsetof(loadedImage{}.DeviceHandle)

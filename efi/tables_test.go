@@ -46,6 +46,7 @@ func TestTableLayout(t *testing.T) {
 		{"EFI_RUNTIME_SERVICES.GetVariable", rtGetVariable, fnAt(6)},
 		{"EFI_RUNTIME_SERVICES.ResetSystem", rtResetSystem, fnAt(10)},
 		{"EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL.OutputString", conOutOutputString, 8},
+		{"EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL.TestString", conOutTestString, 16},
 		{"EFI_SIMPLE_TEXT_INPUT_PROTOCOL.ReadKeyStroke", conInReadKeyStroke, 8},
 		{"EFI_LOADED_IMAGE_PROTOCOL.DeviceHandle", liDeviceHandle, 24},
 		{"EFI_LOADED_IMAGE_PROTOCOL.FilePath", liFilePath, 32},
