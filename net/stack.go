@@ -24,15 +24,16 @@ import (
 // notifies the device when it returns them, so when more than 32 frames
 // arrive between two polls the receive path dies for good (transmit keeps
 // working; a connection just goes silent). gVisor advertises about half of
-// a connection's receive buffer, so a 64 KiB buffer allows ~32 KiB (~23
-// full-size segments) in flight: measured safe even with 100 ms polling
-// pauses (128 KiB and more stalled), but with this package's coalescing
-// receive path 64 KiB once overflowed the ring in a SAN boot, so snp-go
-// sets 32 KiB (its --tcp-window option). The budget is shared by all open
-// TCP connections so that together they never exceed the ring.
+// a connection's receive buffer. 64 KiB (~23 full-size segments in flight)
+// was safe without coalescing, but with this package's coalescing receive
+// path it overflowed the ring in the SAN bulk-read benchmark
+// (BenchmarkQEMUSAN: iSCSI then failed with "no route to host", ARP replies
+// no longer arriving); 32 KiB keeps well inside it. The budget is shared by
+// all open TCP connections so that together they never exceed the ring.
+// snp-go's --tcp-window option overrides both.
 const (
-	DefaultReceiveBuffer    = 64 << 10
-	DefaultReceiveBudget    = 64 << 10
+	DefaultReceiveBuffer    = 32 << 10
+	DefaultReceiveBudget    = 32 << 10
 	DefaultMinReceiveBuffer = 8 << 10
 )
 

@@ -18,15 +18,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	snpnet "github.com/snp-go/snp-go/net"
 	"github.com/snp-go/snp-go/script"
 )
-
-// tcpWindow is snp-go's TCP receive budget, for all connections together.
-// With the coalescing receive path, 64 KiB (net's default) once let more
-// than 32 frames reach U-Boot's ring between two polls in the SAN
-// benchmark: the receive path died (iSCSI then failed with "no route to
-// host": ARP replies no longer arrive). 32 KiB keeps well inside the ring.
-const tcpWindow = 32 << 10
 
 // version is set by the Makefile (-X main.version=...).
 var version = "dev"
@@ -52,7 +46,7 @@ func main() {
 	pingAddr := flags.String("ping", "", "net self-test: ping this IPv4 address")
 	fetchURL := flags.String("fetch", "", "net self-test: fetch this URL")
 	gcPercent := flags.Int("gc-percent", 100, "Go GC target percentage (debugging)")
-	rcvbuf := flags.Int("tcp-window", tcpWindow, "TCP receive buffer per connection and in total (U-Boot's SNP loses its receive path for good when more than 32 frames arrive between polls)")
+	rcvbuf := flags.Int("tcp-window", snpnet.DefaultReceiveBudget, "TCP receive buffer per connection and in total (default: net.DefaultReceiveBudget, which keeps within U-Boot's 32-frame receive ring)")
 	root := flags.String("root", "", "iscsi self-test: iSCSI root path to read")
 	chunk := flags.Int("chunk", 1<<20, "iscsi self-test: bytes per read")
 	user := flags.String("username", "", "iscsi self-test: CHAP user")
