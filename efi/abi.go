@@ -123,7 +123,6 @@ var (
 	cbCond     = sync.NewCond(&cbMu)
 	handlers   [maxThunks]Handler
 	callbackNs [maxThunks]int64 // accumulated handler wall time, for measurement
-	callbacks  [maxThunks]uint64
 )
 
 // NewCallback returns a firmware-callable function pointer that runs h.
@@ -138,13 +137,6 @@ func NewCallback(h Handler) (uintptr, error) {
 		}
 	}
 	return 0, &Error{Op: "efi.NewCallback", Status: OutOfResources}
-}
-
-// CallbackStats returns how many callbacks each slot served.
-func CallbackStats() []uint64 {
-	cbMu.Lock()
-	defer cbMu.Unlock()
-	return append([]uint64(nil), callbacks[:]...)
 }
 
 // serve runs the handler for callback frame idx on this goroutine, waits
@@ -162,7 +154,6 @@ func serve(idx int) (r0, kind uintptr) {
 		status = uintptr(DeviceError)
 	}
 	cbMu.Lock()
-	callbacks[slot]++
 	for int(cbDepth) != idx+1 {
 		// A newer frame is suspended on top of ours: its handler runs on
 		// another goroutine and will broadcast when it resumes.

@@ -133,20 +133,3 @@ func InstallBlockIO(dev BlockDevice, dp DevicePath) (*BlockIOHandle, error) {
 	b.Handle = *h
 	return b, nil
 }
-
-// UpdateMedia rewrites the media structure from the device (after a media
-// change or resize; bump MediaID in the device).
-func (b *BlockIOHandle) UpdateMedia(dev BlockDevice) { writeMedia(b.media, dev.Media()) }
-
-// Uninstall removes the protocols. U-Boot 2023.01 keeps using a connected
-// Block IO after this returns success: do not uninstall a connected disk
-// that the firmware may still read.
-func (b *BlockIOHandle) Uninstall() error {
-	if err := UninstallMultipleProtocolInterfaces(b.Handle, ptr(&BlockIOProtocolGUID), b.proto, ptr(&DevicePathProtocolGUID), uintptr(b.path)); err != nil {
-		return err
-	}
-	blockMu.Lock()
-	delete(blockDevs, b.proto)
-	blockMu.Unlock()
-	return nil
-}

@@ -20,9 +20,6 @@ type Event uintptr
 // ImageHandle returns the handle U-Boot passed to snp-go's entry point.
 func ImageHandle() Handle { return Handle(imageHandle) }
 
-// SystemTableAddr returns the EFI_SYSTEM_TABLE pointer.
-func SystemTableAddr() uintptr { return systemTable }
-
 func bs() uintptr { return uintptr(load64(systemTable + stBootServices)) }
 func rs() uintptr { return uintptr(load64(systemTable + stRuntimeServices)) }
 
@@ -172,16 +169,6 @@ func InstallMultipleProtocolInterfaces(h *Handle, pairs ...uintptr) error {
 	args := append([]uintptr{ptr(h)}, pairs...)
 	args = append(args, 0)
 	return callBS("InstallMultipleProtocolInterfaces", bsInstallMultipleProtocols, args...)
-}
-
-// UninstallMultipleProtocolInterfaces reverses InstallMultipleProtocolInterfaces (§7.3.19).
-func UninstallMultipleProtocolInterfaces(h Handle, pairs ...uintptr) error {
-	if len(pairs)%2 != 0 || len(pairs) > 6 {
-		panic("efi: UninstallMultipleProtocolInterfaces wants 1-3 GUID/interface pairs")
-	}
-	args := append([]uintptr{uintptr(h)}, pairs...)
-	args = append(args, 0)
-	return callBS("UninstallMultipleProtocolInterfaces", bsUninstallMultipleProtocol, args...)
 }
 
 // ConnectController connects drivers to h, recursively (§7.3.12).
@@ -352,39 +339,6 @@ func GetTime() (time.Time, error) {
 // ResetSystem resets the machine (§8.5.1); kind 0 = cold, 2 = shutdown.
 func ResetSystem(kind uintptr) error {
 	return wrap("RuntimeServices.ResetSystem", Call(fn(rs(), rtResetSystem), kind, 0, 0, 0))
-}
-
-// MemoryDescriptor is one entry of the memory map (§7.2.3).
-type MemoryDescriptor struct {
-	Type          uint32
-	PhysicalStart uint64
-	VirtualStart  uint64
-	NumberOfPages uint64
-	Attribute     uint64
-}
-
-// MemoryMap returns the current memory map (§7.2.3).
-func MemoryMap() ([]MemoryDescriptor, error) {
-	size := alloc[uintptr]()
-	key, dsz, ver := alloc[uintptr](), alloc[uintptr](), alloc[uint32]()
-	for n := 16 << 10; ; n *= 2 {
-		buf := make([]byte, n)
-		escapeSink = buf
-		*size = uintptr(n)
-		s := Call(fn(bs(), bsGetMemoryMap), ptr(size), uintptr(unsafe.Pointer(&buf[0])), ptr(key), ptr(dsz), ptr(ver))
-		if s == BufferTooSmall {
-			continue
-		}
-		if err := wrap("BootServices.GetMemoryMap", s); err != nil {
-			return nil, err
-		}
-		var m []MemoryDescriptor
-		for off := uintptr(0); off+*dsz <= *size; off += *dsz {
-			d := uintptr(unsafe.Pointer(&buf[off]))
-			m = append(m, MemoryDescriptor{load32(d), load64(d + 8), load64(d + 16), load64(d + 24), load64(d + 32)})
-		}
-		return m, nil
-	}
 }
 
 // OnExitBootServices runs f when the OS loader calls ExitBootServices

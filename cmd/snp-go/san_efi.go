@@ -53,8 +53,8 @@ type iscsiDisk struct {
 	gone *gate
 }
 
-// gate turns a Disk off after sanunhook: U-Boot keeps using a connected
-// Block IO (see efi.BlockIOHandle.Uninstall), so it must keep answering,
+// gate turns a Disk off after sanunhook: U-Boot 2023.01 keeps using a
+// connected Block IO even after its protocols are uninstalled, so it must keep answering,
 // with EFI_NO_MEDIA.
 type gate struct {
 	mu  sync.Mutex
