@@ -1,7 +1,7 @@
 // Package chap implements CHAP (RFC 1994) the way iSCSI uses it during login
-// (RFC 7143 §12.1.3, with the hash algorithms of RFC 7143 §13.14 and the
-// IANA "PPP Authentication Algorithms" registry: MD5=5, SHA-1=6,
-// SHA-256=7, SHA3-256=8).
+// (RFC 7143 §12.1.3). CHAP_A values are numbers from the IANA "PPP
+// Authentication Algorithms" registry, as RFC 7143 §12.1.3 says: MD5=5
+// (RFC 1994 §3), SHA-1=6, SHA-256=7, SHA3-256=8.
 //
 // The initiator side of one exchange is an [Initiator]:
 //
@@ -35,8 +35,8 @@ import (
 // Algorithm is a CHAP_A value (IANA PPP authentication algorithm number).
 type Algorithm uint8
 
-// CHAP_A values (RFC 1994 §2.1 for MD5; RFC 7143 §12.1.3 and the IANA
-// registry for the others).
+// CHAP_A values (RFC 1994 §3 for MD5; the IANA "PPP Authentication
+// Algorithms" registry, which RFC 7143 §12.1.3 refers to, for the others).
 const (
 	MD5      Algorithm = 5
 	SHA1     Algorithm = 6
@@ -51,7 +51,8 @@ var DefaultAlgorithms = []Algorithm{SHA3_256, SHA256, SHA1, MD5}
 
 // Challenge length limits. RFC 7143 §12.1.3: C and R are large-binary-values
 // whose binary length MUST NOT exceed 1024 bytes. We send at least 16 bytes
-// (and at least the digest size), as the issue and RFC 1994 §2.3 advise.
+// (and at least the digest size) of random bytes: RFC 1994 §2.3 asks for
+// challenges that are unique and unpredictable.
 const (
 	MaxChallengeLen = 1024
 	MinChallengeLen = 16
@@ -114,7 +115,7 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 }
 
 // Response computes the CHAP response H(id || secret || challenge)
-// (RFC 1994 §2.3 with H = a).
+// (RFC 1994 §4.1 with H = a).
 func (a Algorithm) Response(id byte, secret Secret, challenge []byte) ([]byte, error) {
 	h := a.newHash()
 	if h == nil {

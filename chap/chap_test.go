@@ -12,7 +12,7 @@ import (
 // TestResponseVectors uses the "abc" test vectors of each hash's standard:
 // with id='a', secret="b", challenge="c" the CHAP input id||secret||challenge
 // is exactly "abc", so the response must equal the published digest. This
-// proves the concatenation order of RFC 1994 §2.3.
+// proves the concatenation order of RFC 1994 §4.1.
 func TestResponseVectors(t *testing.T) {
 	tests := []struct {
 		alg  Algorithm

@@ -64,7 +64,7 @@ func (c Credentials) Mutual() bool {
 
 // Validate rejects incomplete or unsafe combinations (the same ones iPXE
 // rejects, plus identical forward and reverse secrets, which RFC 7143
-// §12.1.3 forbids because they allow a reflection attack).
+// §9.2.1 forbids because they allow a reflection attack).
 func (c Credentials) Validate() error {
 	switch {
 	case (c.Username == "") != c.Password.IsZero():
@@ -76,7 +76,7 @@ func (c Credentials) Validate() error {
 	case c.Mutual() && !c.Enabled():
 		return fmt.Errorf("chap: reverse (mutual) credentials need username and password as well")
 	case c.Mutual() && c.Password.Equal(c.ReversePassword):
-		return fmt.Errorf("chap: password and reverse-password are identical; RFC 7143 §12.1.3 requires different secrets for each direction")
+		return fmt.Errorf("chap: password and reverse-password are identical; RFC 7143 §9.2.1 requires different secrets for each direction")
 	}
 	return nil
 }

@@ -253,7 +253,7 @@ func (tc *tconn) serve() error {
 		case pdu.OpDataOut:
 			tc.dataOut(&h, d)
 		case pdu.OpNOPOut:
-			if h.ITT() != pdu.TagNone { // a ping: answer it (RFC 7143 §11.19)
+			if h.ITT() != pdu.TagNone { // a ping: answer it with a NOP-In (RFC 7143 §11.18.1)
 				tc.NOPIn(h.ITT(), pdu.TagNone, d, true)
 			}
 		case pdu.OpLogoutReq:
