@@ -168,30 +168,30 @@ func (d *Device) FlushBlocks() efi.Status {
 }
 
 // MemDisk is a Disk held in memory.
-type MemDisk struct {
+type SliceDisk struct {
 	Data      []byte
 	Block     int
 	Protected bool
 }
 
-func (m *MemDisk) BlockSize() int    { return m.Block }
-func (m *MemDisk) NumBlocks() uint64 { return uint64(len(m.Data) / m.Block) }
-func (m *MemDisk) ReadOnly() bool    { return m.Protected }
-func (m *MemDisk) Flush() error      { return nil }
+func (m *SliceDisk) BlockSize() int    { return m.Block }
+func (m *SliceDisk) NumBlocks() uint64 { return uint64(len(m.Data) / m.Block) }
+func (m *SliceDisk) ReadOnly() bool    { return m.Protected }
+func (m *SliceDisk) Flush() error      { return nil }
 
-func (m *MemDisk) ReadBlocks(lba uint64, buf []byte) error {
+func (m *SliceDisk) ReadBlocks(lba uint64, buf []byte) error {
 	off := lba * uint64(m.Block)
 	if off+uint64(len(buf)) > uint64(len(m.Data)) {
-		return fmt.Errorf("memdisk: read past end (LBA %d)", lba)
+		return fmt.Errorf("blockio: SliceDisk read of %d bytes at LBA %d runs past its %d bytes", len(buf), lba, len(m.Data))
 	}
 	copy(buf, m.Data[off:])
 	return nil
 }
 
-func (m *MemDisk) WriteBlocks(lba uint64, buf []byte) error {
+func (m *SliceDisk) WriteBlocks(lba uint64, buf []byte) error {
 	off := lba * uint64(m.Block)
 	if off+uint64(len(buf)) > uint64(len(m.Data)) {
-		return fmt.Errorf("memdisk: write past end (LBA %d)", lba)
+		return fmt.Errorf("blockio: SliceDisk write of %d bytes at LBA %d runs past its %d bytes", len(buf), lba, len(m.Data))
 	}
 	copy(m.Data[off:], buf)
 	return nil

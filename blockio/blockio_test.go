@@ -9,7 +9,7 @@ import (
 )
 
 type failDisk struct {
-	MemDisk
+	SliceDisk
 	err error
 }
 
@@ -20,8 +20,8 @@ func TestDeviceChecks(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i / 512)
 	}
-	d := New(&MemDisk{Data: data, Block: 512}, 7)
-	ro := New(&MemDisk{Data: data, Block: 512, Protected: true}, 7)
+	d := New(&SliceDisk{Data: data, Block: 512}, 7)
+	ro := New(&SliceDisk{Data: data, Block: 512, Protected: true}, 7)
 	for _, tt := range []struct {
 		name  string
 		dev   *Device
@@ -57,7 +57,7 @@ func TestDeviceChecks(t *testing.T) {
 }
 
 func TestDeviceData(t *testing.T) {
-	m := &MemDisk{Data: make([]byte, 4*4096), Block: 4096}
+	m := &SliceDisk{Data: make([]byte, 4*4096), Block: 4096}
 	d := New(m, 1)
 	w := bytes.Repeat([]byte("snp-go"), 4096*2/6+1)[:8192]
 	if s := d.WriteBlocks(1, 2, w); s != efi.Success {
@@ -85,7 +85,7 @@ func TestDeviceErrors(t *testing.T) {
 		{errors.New("connection reset"), efi.DeviceError},
 		{ErrNoMedia, efi.NoMedia},
 	} {
-		d := New(&failDisk{MemDisk{Data: make([]byte, 1024), Block: 512}, tt.err}, 0)
+		d := New(&failDisk{SliceDisk{Data: make([]byte, 1024), Block: 512}, tt.err}, 0)
 		d.Log = func(f string, a ...any) { logged = f }
 		if got := d.ReadBlocks(0, 0, make([]byte, 512)); got != tt.want {
 			t.Errorf("ReadBlocks with disk error %v = %v; want %v", tt.err, got, tt.want)
@@ -94,7 +94,7 @@ func TestDeviceErrors(t *testing.T) {
 	if logged == "" {
 		t.Errorf("failed read was not logged")
 	}
-	empty := New(&MemDisk{Block: 512}, 0)
+	empty := New(&SliceDisk{Block: 512}, 0)
 	if got := empty.ReadBlocks(0, 0, make([]byte, 512)); got != efi.NoMedia {
 		t.Errorf("read from empty disk = %v; want EFI_NO_MEDIA", got)
 	}

@@ -234,23 +234,6 @@ func TestReadGPTErrors(t *testing.T) {
 	}
 }
 
-func FuzzReadGPT(f *testing.F) {
-	f.Add(gptImage(nil)[Sector:])
-	f.Add(make([]byte, 8*Sector))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		img := append(make([]byte, Sector), b...) // fuzz from LBA 1 on
-		parts, err := ReadGPT(bytes.NewReader(img), int64(len(img)))
-		if err != nil {
-			return
-		}
-		for _, p := range parts {
-			if p.LastLBA < p.FirstLBA || p.Index < 1 {
-				t.Errorf("ReadGPT accepted %+v", p)
-			}
-		}
-	})
-}
-
 func TestAutobootScriptIsBootefiCommand(t *testing.T) {
 	if got := BootefiCommand("0:1", "snp-go.efi"); got != AutobootScript {
 		t.Errorf("BootefiCommand(0:1, snp-go.efi) = %q; want AutobootScript %q", got, AutobootScript)

@@ -4,15 +4,15 @@ import (
 	"errors"
 	"io"
 
-	"github.com/snp-go/snp-go/script/sanfs"
+	"github.com/snp-go/snp-go/blockio/gptfat"
 )
 
 // Sector is the logical block size of the lab's disk images.
 const Sector = 512
 
 // ESPType is the partition type GUID of an EFI System Partition
-// (UEFI 2.10 §5.3.3, table 5-7), in its text form.
-const ESPType = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+// (gptfat.ESPType), in its text form.
+var ESPType = gptfat.ESPType.String()
 
 // Partition is one used entry of a GUID partition table.
 type Partition struct {
@@ -29,10 +29,10 @@ func (p Partition) Size() int64 { return int64(p.LastLBA-p.FirstLBA+1) * Sector 
 
 // ReadGPT reads the primary GUID partition table of a disk image of size
 // bytes with 512-byte sectors and returns its used entries. The parsing is
-// script/sanfs's (signature, header and entry-array CRC32s, bounds; UEFI
+// blockio/gptfat's (signature, header and entry-array CRC32s, bounds; UEFI
 // 2.10 §5.3.2); a table without any used entry is an error here.
 func ReadGPT(r io.ReaderAt, size int64) ([]Partition, error) {
-	ps, err := sanfs.ReadGPT(r, Sector, uint64(size/Sector))
+	ps, err := gptfat.ReadGPT(r, Sector, uint64(size/Sector))
 	if err != nil {
 		return nil, err
 	}

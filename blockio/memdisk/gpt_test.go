@@ -187,25 +187,6 @@ func TestCheckGPTDetectsCorruption(t *testing.T) {
 	}
 }
 
-func TestGUID(t *testing.T) {
-	// On-disk bytes of the ESP type GUID: first three fields little-endian.
-	want := []byte{0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11, 0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B}
-	if !bytes.Equal(EFISystemGUID[:], want) {
-		t.Errorf("EFISystemGUID bytes = % x; want % x", EFISystemGUID[:], want)
-	}
-	for _, s := range []string{"C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"} {
-		g, err := ParseGUID(strings.ToLower(s))
-		if err != nil || g.String() != s {
-			t.Errorf("ParseGUID(%q).String() = %q, %v; want %q", strings.ToLower(s), g.String(), err, s)
-		}
-	}
-	for _, s := range []string{"", "C12A7328F81F11D2BA4B00A0C93EC93B", "C12A7328-F81F-11D2-BA4B-00A0C93EC93", "G12A7328-F81F-11D2-BA4B-00A0C93EC93B"} {
-		if _, err := ParseGUID(s); err == nil {
-			t.Errorf("ParseGUID(%q) succeeded; want an error", s)
-		}
-	}
-}
-
 func TestCHS(t *testing.T) {
 	tests := []struct {
 		lba  uint64

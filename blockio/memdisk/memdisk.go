@@ -22,6 +22,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/snp-go/snp-go/blockio/gptfat"
 	"io"
 	"sync"
 	"time"
@@ -60,8 +61,8 @@ const (
 
 // Partition type GUIDs.
 var (
-	EFISystemGUID = MustParseGUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
-	BasicDataGUID = MustParseGUID("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7")
+	EFISystemGUID = gptfat.ESPType
+	BasicDataGUID = gptfat.MustParseGUID("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7")
 )
 
 func (t PartitionType) guid() (GUID, string, error) {
@@ -231,8 +232,8 @@ func newIDs(seed []byte) (idSet, error) {
 		}
 	}
 	var ids idSet
-	ids.disk = guidV4(raw[0:16])
-	ids.part = guidV4(raw[16:32])
+	ids.disk = gptfat.NewGUIDv4(raw[0:16])
+	ids.part = gptfat.NewGUIDv4(raw[16:32])
 	ids.volume = uint32(raw[32]) | uint32(raw[33])<<8 | uint32(raw[34])<<16 | uint32(raw[35])<<24
 	return ids, nil
 }

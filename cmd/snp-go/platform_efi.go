@@ -101,7 +101,7 @@ func (p *efiPlatform) SelftestMemdisk() error {
 	if err != nil {
 		return err
 	}
-	dev := blockio.New(&blockio.MemDisk{Data: img, Block: 512}, 1)
+	dev := blockio.New(&blockio.SliceDisk{Data: img, Block: 512}, 1)
 	dp := efi.DevicePath{efi.VendorHWNode(vendorGUID, []byte("memdisk"))}
 	h, err := efi.InstallBlockIO(dev, dp)
 	if err != nil {

@@ -15,11 +15,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/snp-go/snp-go/blockio/gptfat"
 	"github.com/snp-go/snp-go/chap"
 	"github.com/snp-go/snp-go/iscsi"
 	"github.com/snp-go/snp-go/net/fetch"
 	"github.com/snp-go/snp-go/script"
-	"github.com/snp-go/snp-go/script/sanfs"
 	"github.com/snp-go/snp-go/script/settings"
 )
 
@@ -213,13 +213,13 @@ func (b *hostBooter) Boot(ctx context.Context, r script.BootRequest) error {
 }
 
 func describePE(data []byte) string {
-	m, err := sanfs.PEMachine(data)
+	m, err := gptfat.PEMachine(data)
 	switch {
 	case err != nil:
 		return err.Error()
-	case m == sanfs.MachineARM64:
+	case m == gptfat.MachineARM64:
 		return "PE/COFF arm64"
-	case m == sanfs.MachineAMD64:
+	case m == gptfat.MachineAMD64:
 		return "PE/COFF x86-64: will not run on arm64"
 	}
 	return fmt.Sprintf("PE/COFF machine %#04x: will not run on arm64", m)
@@ -309,10 +309,10 @@ func (s *hostSAN) Boot(ctx context.Context, drive int, cfg script.SANConfig) err
 	if err != nil {
 		return err
 	}
-	br := &sanfs.BlockReader{BlockSize: int(d.BlockSize()), Blocks: d.Blocks(), Read: func(lba uint64, buf []byte) error {
+	br := &gptfat.BlockReader{BlockSize: int(d.BlockSize()), Blocks: d.Blocks(), Read: func(lba uint64, buf []byte) error {
 		return d.ReadBlocks(ctx, lba, buf)
 	}}
-	parts, err := sanfs.ReadGPT(br, br.BlockSize, br.Blocks)
+	parts, err := gptfat.ReadGPT(br, br.BlockSize, br.Blocks)
 	if err != nil {
 		return fmt.Errorf("SAN device %#02x: %w", drive, err)
 	}
@@ -327,7 +327,7 @@ func (s *hostSAN) Boot(ctx context.Context, drive int, cfg script.SANConfig) err
 		}
 		off := int64(p.FirstLBA) * int64(br.BlockSize)
 		size := int64(p.LastLBA-p.FirstLBA+1) * int64(br.BlockSize)
-		fsys, err := sanfs.OpenFAT(io.NewSectionReader(br, off, size), size)
+		fsys, err := gptfat.OpenFAT(io.NewSectionReader(br, off, size), size)
 		if err != nil {
 			tried = append(tried, fmt.Sprintf("partition %d: %v", p.Index, err))
 			continue
@@ -356,7 +356,7 @@ func (s *hostSAN) Boot(ctx context.Context, drive int, cfg script.SANConfig) err
 	return fmt.Errorf("SAN device %#02x: no bootable %s: %s: %w", drive, file, strings.Join(tried, "; "), os.ErrNotExist)
 }
 
-func listBootDir(fsys *sanfs.FS) string {
+func listBootDir(fsys *gptfat.FS) string {
 	ents, err := fsys.ReadDir(`\EFI\BOOT`)
 	if err != nil {
 		return `no \EFI\BOOT directory`

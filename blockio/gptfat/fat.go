@@ -1,4 +1,4 @@
-package sanfs
+package gptfat
 
 import (
 	"encoding/binary"

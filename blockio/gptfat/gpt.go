@@ -1,10 +1,12 @@
-// Package sanfs reads what a SAN boot needs from a disk, read-only: the
-// GUID partition table (UEFI spec 2.10 §5.3), and files on a FAT12, FAT16
-// or FAT32 file system with long file names (Microsoft "FAT: General
-// Overview of On-Disk Format" v1.03, and the VFAT long name entries).
-// `snpctl run` uses it to show which EFI System Partition and boot file a
-// sanboot would start. Everything read is treated as untrusted input.
-package sanfs
+// Package gptfat reads disks, read-only: the GUID partition table (UEFI
+// spec 2.10 §5.3), files on a FAT12, FAT16 or FAT32 file system with long
+// file names (Microsoft "FAT: General Overview of On-Disk Format" v1.03,
+// and the VFAT long name entries), and the machine type of an EFI
+// executable found there. `snpctl run` uses it to show which EFI System
+// Partition and boot file a sanboot would start; the lab reads its disk
+// images with it. Everything read is treated as untrusted input. (Package
+// blockio/memdisk writes such disks.)
+package gptfat
 
 import (
 	"encoding/binary"
@@ -18,19 +20,9 @@ import (
 // ErrNoGPT is returned when a disk has no valid GPT header.
 var ErrNoGPT = errors.New("no GUID partition table")
 
-// GUID is a GUID in its on-disk byte order (UEFI spec Appendix A: the
-// first three fields little-endian).
-type GUID [16]byte
-
-func (g GUID) String() string {
-	return fmt.Sprintf("%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X",
-		binary.LittleEndian.Uint32(g[0:4]), binary.LittleEndian.Uint16(g[4:6]), binary.LittleEndian.Uint16(g[6:8]),
-		g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15])
-}
-
 // ESPType is the EFI System Partition type GUID
 // C12A7328-F81F-11D2-BA4B-00A0C93EC93B (UEFI spec 2.10 Table 5.7).
-var ESPType = GUID{0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11, 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b}
+var ESPType = MustParseGUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
 
 // Partition is one used GPT entry.
 type Partition struct {
@@ -173,23 +165,4 @@ func (b *BlockReader) ReadAt(p []byte, off int64) (int, error) {
 		done += copy(p[done:n], buf[start:])
 	}
 	return n, err
-}
-
-// PE machine types (PE/COFF specification, "Machine Types").
-const (
-	MachineARM64 = 0xAA64
-	MachineAMD64 = 0x8664
-)
-
-// PEMachine returns the machine type of a PE/COFF image (the format of
-// EFI executables, UEFI spec 2.10 §2.1.1).
-func PEMachine(img []byte) (uint16, error) {
-	if len(img) < 0x40 || img[0] != 'M' || img[1] != 'Z' {
-		return 0, errors.New("not a PE/COFF image: no MZ header")
-	}
-	off := binary.LittleEndian.Uint32(img[0x3c:0x40])
-	if uint64(off)+6 > uint64(len(img)) || string(img[off:off+4]) != "PE\x00\x00" {
-		return 0, errors.New("not a PE/COFF image: no PE signature")
-	}
-	return binary.LittleEndian.Uint16(img[off+4 : off+6]), nil
 }

@@ -1,9 +1,10 @@
-package sanfs
+package gptfat_test
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	. "github.com/snp-go/snp-go/blockio/gptfat"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -236,17 +237,22 @@ func TestPEMachine(t *testing.T) {
 	}
 }
 
+// FuzzReadGPT fuzzes the disk from LBA 1 on (the protective MBR is not
+// read): whatever ReadGPT accepts must be a 1-based entry inside the disk.
 func FuzzReadGPT(f *testing.F) {
 	img := testImage(f, memdisk.MinSize)
-	f.Add(img[:34*512])
-	f.Fuzz(func(t *testing.T, data []byte) {
-		parts, err := ReadGPT(bytes.NewReader(data), 512, uint64(len(data)/512))
+	f.Add(img[512 : 34*512])
+	f.Add(make([]byte, 8*512))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		data := append(make([]byte, 512), b...)
+		blocks := uint64(len(data) / 512)
+		parts, err := ReadGPT(bytes.NewReader(data), 512, blocks)
 		if err != nil {
 			return
 		}
 		for _, p := range parts {
-			if p.FirstLBA > p.LastLBA || p.LastLBA >= uint64(len(data)/512) {
-				t.Fatalf("partition %+v outside a %d-block disk", p, len(data)/512)
+			if p.Index < 1 || p.FirstLBA > p.LastLBA || p.LastLBA >= blocks {
+				t.Fatalf("ReadGPT accepted %+v on a %d-block disk", p, blocks)
 			}
 		}
 	})
@@ -269,4 +275,23 @@ func FuzzFAT(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestGUID(t *testing.T) {
+	// On-disk bytes of the ESP type GUID: first three fields little-endian.
+	want := []byte{0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11, 0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B}
+	if !bytes.Equal(ESPType[:], want) {
+		t.Errorf("ESPType bytes = % x; want % x", ESPType[:], want)
+	}
+	for _, s := range []string{"C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"} {
+		g, err := ParseGUID(strings.ToLower(s))
+		if err != nil || g.String() != s {
+			t.Errorf("ParseGUID(%q).String() = %q, %v; want %q", strings.ToLower(s), g.String(), err, s)
+		}
+	}
+	for _, s := range []string{"", "C12A7328F81F11D2BA4B00A0C93EC93B", "C12A7328-F81F-11D2-BA4B-00A0C93EC93", "G12A7328-F81F-11D2-BA4B-00A0C93EC93B"} {
+		if _, err := ParseGUID(s); err == nil {
+			t.Errorf("ParseGUID(%q) succeeded; want an error", s)
+		}
+	}
 }
