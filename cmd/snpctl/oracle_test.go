@@ -80,8 +80,7 @@ func runOracleCase(t *testing.T, path string) (out string, status int, diag stri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestRunHelperProcess$", "--", path)
-	cmd.Env = append(os.Environ(), "SNPCTL_RUN_HELPER=1")
+	cmd := snpctlRun(ctx, path)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	stdin, err := cmd.StdinPipe()

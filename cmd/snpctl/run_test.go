@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/pem"
 	"fmt"
@@ -18,14 +19,15 @@ import (
 	"github.com/snp-go/snp-go/lab/tgt"
 )
 
-// TestRunHelperProcess is not a test: runSnpctl re-executes the test
-// binary with SNPCTL_RUN_HELPER=1 to run "snpctl run" as its own process,
-// exit status included.
-func TestRunHelperProcess(t *testing.T) {
+// TestMain lets the test binary stand in for "snpctl run" as its own
+// process, exit status included: snpctlRun re-executes it with
+// SNPCTL_RUN_HELPER=1 and the arguments after "--"; without that variable
+// the tests run.
+func TestMain(m *testing.M) {
 	if os.Getenv("SNPCTL_RUN_HELPER") != "1" {
-		return
+		os.Exit(m.Run())
 	}
-	args := os.Args
+	args := os.Args[1:]
 	for i, a := range args {
 		if a == "--" {
 			args = args[i+1:]
@@ -39,10 +41,17 @@ func TestRunHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
+// snpctlRun returns the command that runs "snpctl run args..." in a child
+// process (see TestMain).
+func snpctlRun(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"--"}, args...)...)
+	cmd.Env = append(os.Environ(), "SNPCTL_RUN_HELPER=1")
+	return cmd
+}
+
 func runSnpctl(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestRunHelperProcess$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), "SNPCTL_RUN_HELPER=1")
+	cmd := snpctlRun(context.Background(), args...)
 	cmd.Dir = dir
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -191,8 +200,7 @@ func TestRunFailuresAndFlags(t *testing.T) {
 		}
 	}
 	// No script: the shell, reading commands from stdin until EOF.
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRunHelperProcess$", "--")
-	cmd.Env = append(os.Environ(), "SNPCTL_RUN_HELPER=1")
+	cmd := snpctlRun(context.Background())
 	cmd.Stdin = strings.NewReader("set a 42\necho a=${a}\n")
 	b, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "a=42\n") || !strings.Contains(string(b), "snp-go> ") {
