@@ -4,40 +4,27 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"debug/pe"
-	"encoding/pem"
-	"math/big"
+	"github.com/snp-go/snp-go/internal/testpki"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/snp-go/snp-go/cmd/mkefi/internal/fixture"
 )
 
-// writeSigningCert writes a self-signed RSA-2048 key and certificate, the
-// shape of a UEFI db key, and returns their paths.
+// writeSigningCert writes a self-signed RSA-2048 code-signing key and
+// certificate, the shape of a UEFI db key, and returns their paths.
 func writeSigningCert(t *testing.T, dir, name string) (key, cert string) {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, cert = filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pem")
-	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o600)
-	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	return key, cert
+	c := testpki.New(t, testpki.CodeSigner(name), nil, k)
+	return testpki.WriteFile(t, dir, name+".key", c.KeyPEM(t)), testpki.WriteFile(t, dir, name+".pem", c.CertPEM())
 }
 
 // TestSign runs the Makefile's sign target (what `make SIGN_KEY=...

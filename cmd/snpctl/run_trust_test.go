@@ -1,19 +1,12 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"github.com/snp-go/snp-go/internal/testpki"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestRunImgverify signs a kernel the way iPXE documents it (openssl cms
@@ -21,35 +14,13 @@ import (
 // trusted images: snpctl run --trust ca.pem boots it; a tampered kernel,
 // or no --trust (the system roots), boots nothing.
 func TestRunImgverify(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("SKIP: openssl not installed (needed to make CMS signatures as iPXE documents)")
-	}
+	testpki.NeedOpenssl(t)
 	dir := t.TempDir()
-	mk := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _ := x509.ParseCertificate(der)
-		return c, key
-	}
-	ca, caKey := mk(&x509.Certificate{Subject: pkix.Name{CommonName: "snpctl test CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}, nil, nil)
-	leaf, key := mk(&x509.Certificate{Subject: pkix.Name{CommonName: "kernel-signer"}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}, ca, caKey)
-	kd, _ := x509.MarshalPKCS8PrivateKey(key)
-	caPEM := writeFile(t, dir, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})))
-	writeFile(t, dir, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})))
-	writeFile(t, dir, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})))
+	ca := testpki.New(t, testpki.CA("snpctl test CA"), nil, nil)
+	leaf := testpki.New(t, testpki.CodeSigner("kernel-signer"), ca, nil)
+	caPEM := testpki.WriteFile(t, dir, "ca.pem", ca.CertPEM())
+	testpki.WriteFile(t, dir, "cert.pem", leaf.CertPEM())
+	testpki.WriteFile(t, dir, "key.pem", leaf.KeyPEM(t))
 	kernel := peImage(4096)
 	writeFile(t, dir, "vmlinuz.efi", string(kernel))
 	sign := exec.Command("openssl", "cms", "-sign", "-binary", "-noattr", "-in", "vmlinuz.efi", "-signer", "cert.pem",

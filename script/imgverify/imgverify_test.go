@@ -1,20 +1,14 @@
 package imgverify
 
 import (
-	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
-	"os"
+	"github.com/snp-go/snp-go/internal/testpki"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,55 +18,26 @@ import (
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// cert is a certificate with its key.
-type cert struct {
-	c   *x509.Certificate
-	key crypto.Signer
-}
+type cert = testpki.Cert
 
-var serial int64
-
+// newCert is testpki.New with validity around the fixed verification time
+// now (unless tmpl sets its own).
 func newCert(t testing.TB, tmpl *x509.Certificate, parent *cert, key crypto.Signer) *cert {
 	t.Helper()
-	if key == nil {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key = k
-	}
-	serial++
-	tmpl.SerialNumber = big.NewInt(serial)
 	if tmpl.NotBefore.IsZero() {
 		tmpl.NotBefore = now.Add(-24 * time.Hour)
 	}
 	if tmpl.NotAfter.IsZero() {
 		tmpl.NotAfter = now.Add(365 * 24 * time.Hour)
 	}
-	pc, pk := tmpl, key
-	if parent != nil {
-		pc, pk = parent.c, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, pc, key.Public(), pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &cert{c, key}
+	return testpki.New(t, tmpl, parent, key)
 }
 
 func newCA(t testing.TB, name string, parent *cert) *cert {
-	return newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: name}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}, parent, nil)
+	return newCert(t, testpki.CA(name), parent, nil)
 }
 
-func codeSigner(name string) *x509.Certificate {
-	return &x509.Certificate{Subject: pkix.Name{CommonName: name, Organization: []string{"snp-go test"}},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
-}
+var codeSigner = testpki.CodeSigner
 
 type pki struct {
 	root, inter, other *cert
@@ -86,7 +51,7 @@ func newPKI(t testing.TB) *pki {
 
 func (p *pki) anchors() Anchors {
 	pool := x509.NewCertPool()
-	pool.AddCert(p.root.c)
+	pool.AddCert(p.root.Cert)
 	return Anchors{Pool: pool, Source: "test root"}
 }
 
@@ -102,7 +67,7 @@ func goSign(t testing.TB, data []byte, extra []*x509.Certificate, by ...*cert) [
 	}
 	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
 	for _, b := range by {
-		if err := sd.SignWithoutAttr(b.c, b.key, pkcs7.SignerInfoConfig{}); err != nil {
+		if err := sd.SignWithoutAttr(b.Cert, b.Key, pkcs7.SignerInfoConfig{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -117,55 +82,10 @@ func goSign(t testing.TB, data []byte, extra []*x509.Certificate, by ...*cert) [
 	return der
 }
 
-// opensslSign signs as iPXE documents it: openssl cms -sign -binary
-// -noattr -in FILE -signer cert.pem -inkey key.pem -certfile ca.pem
-// -outform DER -out FILE.sig.
-func opensslSign(t testing.TB, data []byte, extra []*x509.Certificate, by ...*cert) []byte {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name string, blocks ...*pem.Block) string {
-		var b bytes.Buffer
-		for _, blk := range blocks {
-			pem.Encode(&b, blk)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	in := filepath.Join(dir, "image")
-	os.WriteFile(in, data, 0o600)
-	args := []string{"cms", "-sign", "-binary", "-noattr", "-in", in, "-outform", "DER", "-out", in + ".sig"}
-	for i, b := range by {
-		kd, err := x509.MarshalPKCS8PrivateKey(b.key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "-signer", write(strings.Repeat("c", i+1)+".pem", &pem.Block{Type: "CERTIFICATE", Bytes: b.c.Raw}),
-			"-inkey", write(strings.Repeat("k", i+1)+".pem", &pem.Block{Type: "PRIVATE KEY", Bytes: kd}))
-	}
-	if len(extra) > 0 {
-		var blks []*pem.Block
-		for _, c := range extra {
-			blks = append(blks, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-		}
-		args = append(args, "-certfile", write("ca.pem", blks...))
-	}
-	if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	sig, err := os.ReadFile(in + ".sig")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sig
-}
-
 func signers(t *testing.T) map[string]signer {
 	s := map[string]signer{"go": goSign}
 	if _, err := exec.LookPath("openssl"); err == nil {
-		s["openssl"] = opensslSign
+		s["openssl"] = testpki.OpensslSign
 	} else {
 		t.Log("openssl not installed: signatures made with the Go pkcs7 library only")
 	}
@@ -197,7 +117,7 @@ func TestVerify(t *testing.T) {
 	noSignT := codeSigner("keyenc.example.com")
 	noSignT.KeyUsage = x509.KeyUsageKeyEncipherment
 	noSign := newCert(t, noSignT, p.inter, nil)
-	chain := []*x509.Certificate{p.inter.c}
+	chain := []*x509.Certificate{p.inter.Cert}
 
 	tampered := append([]byte(nil), image...)
 	tampered[len(tampered)-2] ^= 1
@@ -268,7 +188,7 @@ func TestVerify(t *testing.T) {
 func TestTruncated(t *testing.T) {
 	p := newPKI(t)
 	image := []byte("kernel image")
-	sig := goSign(t, image, []*x509.Certificate{p.inter.c}, newCert(t, codeSigner("k"), p.inter, nil))
+	sig := goSign(t, image, []*x509.Certificate{p.inter.Cert}, newCert(t, codeSigner("k"), p.inter, nil))
 	for n := 0; n < len(sig); n++ {
 		_, err := Verify(Request{Image: image, ImageName: "k", Signature: sig[:n], SignatureName: "k.sig", Anchors: p.anchors(), Now: now})
 		var ve *Error
@@ -281,7 +201,7 @@ func TestTruncated(t *testing.T) {
 func TestNoAnchors(t *testing.T) {
 	p := newPKI(t)
 	image := []byte("x")
-	sig := goSign(t, image, []*x509.Certificate{p.inter.c}, newCert(t, codeSigner("k"), p.inter, nil))
+	sig := goSign(t, image, []*x509.Certificate{p.inter.Cert}, newCert(t, codeSigner("k"), p.inter, nil))
 	_, err := Verify(Request{Image: image, ImageName: "x", Signature: sig, SignatureName: "x.sig", Now: now})
 	var ve *Error
 	if !errors.As(err, &ve) || ve.Reason != UnknownSigner {
@@ -297,12 +217,12 @@ func FuzzVerify(f *testing.F) {
 	p := newPKI(f)
 	image := []byte("#!ipxe\nboot\n")
 	leaf := newCert(f, codeSigner("fuzz.example.com"), p.inter, nil)
-	good := goSign(f, image, []*x509.Certificate{p.inter.c}, leaf)
+	good := goSign(f, image, []*x509.Certificate{p.inter.Cert}, leaf)
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Add(goSign(f, image, nil, newCert(f, codeSigner("x"), p.other, nil)))
 	if _, err := exec.LookPath("openssl"); err == nil {
-		f.Add(opensslSign(f, image, []*x509.Certificate{p.inter.c}, leaf))
+		f.Add(testpki.OpensslSign(f, image, []*x509.Certificate{p.inter.Cert}, leaf))
 	}
 	anchors := p.anchors()
 	f.Fuzz(func(t *testing.T, sig []byte) {
