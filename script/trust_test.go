@@ -1,19 +1,11 @@
 package script
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
+	"github.com/snp-go/snp-go/internal/testpki"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/smallstep/pkcs7"
 
 	"github.com/snp-go/snp-go/script/imgverify"
 )
@@ -30,42 +22,18 @@ func (f fakeTrust) ImageTrust() (imgverify.Anchors, error) {
 
 // testSigner is a CA and a code-signing certificate issued by it.
 type testSigner struct {
-	ca, leaf *x509.Certificate
-	key      crypto.Signer
+	ca, leaf *testpki.Cert
 }
 
 func newTestSigner(t *testing.T, cn string) *testSigner {
 	t.Helper()
-	mk := func(tmpl *x509.Certificate, parent *x509.Certificate, pkey crypto.Signer) (*x509.Certificate, crypto.Signer) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if parent == nil {
-			parent, pkey = tmpl, key
-		}
-		tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), pkey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, key
-	}
-	ca, caKey := mk(&x509.Certificate{Subject: pkix.Name{CommonName: cn + " CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}, nil, nil)
-	leaf, key := mk(&x509.Certificate{Subject: pkix.Name{CommonName: cn}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}, ca, caKey)
-	return &testSigner{ca: ca, leaf: leaf, key: key}
+	ca := testpki.New(t, testpki.CA(cn+" CA"), nil, nil)
+	return &testSigner{ca: ca, leaf: testpki.New(t, testpki.CodeSigner(cn), ca, nil)}
 }
 
 func (s *testSigner) pool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(s.ca)
+	p.AddCert(s.ca.Cert)
 	return p
 }
 
@@ -73,20 +41,7 @@ func (s *testSigner) pool() *x509.CertPool {
 // `openssl cms -sign -binary -noattr ... -outform DER` does.
 func (s *testSigner) sign(t *testing.T, data string) string {
 	t.Helper()
-	sd, err := pkcs7.NewSignedData([]byte(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	if err := sd.SignWithoutAttr(s.leaf, s.key, pkcs7.SignerInfoConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	sd.Detach()
-	der, err := sd.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(der)
+	return string(testpki.GoSign(t, []byte(data), nil, s.leaf))
 }
 
 func newTrustEnv(t *testing.T) (*testEnv, *testSigner) {

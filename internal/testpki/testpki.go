@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/smallstep/pkcs7"
 )
 
 // Cert is a certificate with its private key.
@@ -138,4 +140,30 @@ func OpensslSign(t testing.TB, data []byte, extra []*x509.Certificate, by ...*Ce
 		t.Fatal(err)
 	}
 	return sig
+}
+
+// GoSign makes the signature OpensslSign makes (detached CMS SignedData,
+// SHA-256, no signed attributes) with the Go pkcs7 library, so tests need
+// no openssl.
+func GoSign(t testing.TB, data []byte, extra []*x509.Certificate, by ...*Cert) []byte {
+	t.Helper()
+	sd, err := pkcs7.NewSignedData(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	for _, b := range by {
+		if err := sd.SignWithoutAttr(b.Cert, b.Key, pkcs7.SignerInfoConfig{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range extra {
+		sd.AddCertificate(c)
+	}
+	sd.Detach()
+	der, err := sd.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }

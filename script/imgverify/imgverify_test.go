@@ -58,32 +58,8 @@ func (p *pki) anchors() Anchors {
 // signer makes a detached CMS signature without signed attributes.
 type signer func(t testing.TB, data []byte, extra []*x509.Certificate, by ...*cert) []byte
 
-// goSign signs with the pkcs7 library.
-func goSign(t testing.TB, data []byte, extra []*x509.Certificate, by ...*cert) []byte {
-	t.Helper()
-	sd, err := pkcs7.NewSignedData(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	for _, b := range by {
-		if err := sd.SignWithoutAttr(b.Cert, b.Key, pkcs7.SignerInfoConfig{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range extra {
-		sd.AddCertificate(c)
-	}
-	sd.Detach()
-	der, err := sd.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
 func signers(t *testing.T) map[string]signer {
-	s := map[string]signer{"go": goSign}
+	s := map[string]signer{"go": testpki.GoSign}
 	if _, err := exec.LookPath("openssl"); err == nil {
 		s["openssl"] = testpki.OpensslSign
 	} else {
@@ -188,7 +164,7 @@ func TestVerify(t *testing.T) {
 func TestTruncated(t *testing.T) {
 	p := newPKI(t)
 	image := []byte("kernel image")
-	sig := goSign(t, image, []*x509.Certificate{p.inter.Cert}, newCert(t, codeSigner("k"), p.inter, nil))
+	sig := testpki.GoSign(t, image, []*x509.Certificate{p.inter.Cert}, newCert(t, codeSigner("k"), p.inter, nil))
 	for n := 0; n < len(sig); n++ {
 		_, err := Verify(Request{Image: image, ImageName: "k", Signature: sig[:n], SignatureName: "k.sig", Anchors: p.anchors(), Now: now})
 		var ve *Error
@@ -201,7 +177,7 @@ func TestTruncated(t *testing.T) {
 func TestNoAnchors(t *testing.T) {
 	p := newPKI(t)
 	image := []byte("x")
-	sig := goSign(t, image, []*x509.Certificate{p.inter.Cert}, newCert(t, codeSigner("k"), p.inter, nil))
+	sig := testpki.GoSign(t, image, []*x509.Certificate{p.inter.Cert}, newCert(t, codeSigner("k"), p.inter, nil))
 	_, err := Verify(Request{Image: image, ImageName: "x", Signature: sig, SignatureName: "x.sig", Now: now})
 	var ve *Error
 	if !errors.As(err, &ve) || ve.Reason != UnknownSigner {
@@ -217,10 +193,10 @@ func FuzzVerify(f *testing.F) {
 	p := newPKI(f)
 	image := []byte("#!ipxe\nboot\n")
 	leaf := newCert(f, codeSigner("fuzz.example.com"), p.inter, nil)
-	good := goSign(f, image, []*x509.Certificate{p.inter.Cert}, leaf)
+	good := testpki.GoSign(f, image, []*x509.Certificate{p.inter.Cert}, leaf)
 	f.Add(good)
 	f.Add(good[:len(good)/2])
-	f.Add(goSign(f, image, nil, newCert(f, codeSigner("x"), p.other, nil)))
+	f.Add(testpki.GoSign(f, image, nil, newCert(f, codeSigner("x"), p.other, nil)))
 	if _, err := exec.LookPath("openssl"); err == nil {
 		f.Add(testpki.OpensslSign(f, image, []*x509.Certificate{p.inter.Cert}, leaf))
 	}
