@@ -97,8 +97,12 @@ func (p *efiPlatform) Network() (*network, error) {
 	}
 	n.fetch.Register("file", newFileFetcher(p.image))
 	// iPXE's other download protocols: tftp:// (its default), ftp://, nfs://.
-	for _, reg := range []func(*fetch.Client, *dns.Resolver) error{tftp.Register, ftp.Register, nfs.Register} {
-		if err := reg(n.fetch, n.resolver); err != nil {
+	for _, err := range []error{
+		fetch.RegisterNew(n.fetch, "tftp", tftp.New, tftp.StackConfig(n.resolver)),
+		fetch.RegisterNew(n.fetch, "ftp", ftp.New, ftp.StackConfig(n.resolver)),
+		fetch.RegisterNew(n.fetch, "nfs", nfs.New, nfs.StackConfig(n.resolver)),
+	} {
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -71,6 +71,20 @@ func (c *Client) Register(scheme string, f Fetcher) {
 	c.mu.Unlock()
 }
 
+// RegisterNew makes newF(cfg) handle scheme: how snp-go adds iPXE's other
+// download protocols (tftp, ftp and nfs, each a package with New(Config)
+// and StackConfig) next to NewStackClient's http and https:
+//
+//	err := fetch.RegisterNew(c, "tftp", tftp.New, tftp.StackConfig(resolver))
+func RegisterNew[C any, F Fetcher](c *Client, scheme string, newF func(C) (F, error), cfg C) error {
+	f, err := newF(cfg)
+	if err != nil {
+		return fmt.Errorf("fetch: setting up %s://: %w", scheme, err)
+	}
+	c.Register(scheme, f)
+	return nil
+}
+
 // Schemes returns the registered schemes.
 func (c *Client) Schemes() []string {
 	c.mu.RLock()

@@ -372,15 +372,3 @@ func (s *session) setData(d stdnet.Conn) {
 		old.Close()
 	}
 }
-
-// Register adds the "ftp" scheme to c, running on r's stack (StackConfig
-// with defaults). snp-go's network setup calls it next to
-// fetch.NewStackClient.
-func Register(c *fetch.Client, r *dns.Resolver) error {
-	f, err := New(StackConfig(r))
-	if err != nil {
-		return err
-	}
-	c.Register("ftp", f)
-	return nil
-}

@@ -275,7 +275,7 @@ func TestStack(t *testing.T) {
 	s := newGoServer(t, listen, netip.AddrPortFrom(b.Addr, 21), map[string][]byte{"/big": want}).start()
 	_ = s
 	fc := fetch.NewClient()
-	if err := Register(fc, &dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}}); err != nil {
+	if err := fetch.RegisterNew(fc, "ftp", New, StackConfig(&dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}})); err != nil {
 		t.Fatal(err)
 	}
 	r := get(fc, context.Background(), "ftp://10.0.0.2/big", fetch.Options{})

@@ -263,7 +263,7 @@ func testStackToGanesha(t *testing.T, export string) {
 		}()
 	}
 	fc := fetch.NewClient()
-	if err := Register(fc, &dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}}); err != nil {
+	if err := fetch.RegisterNew(fc, "nfs", New, StackConfig(&dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}})); err != nil {
 		t.Fatal(err)
 	}
 	r := get(fc, context.Background(), "nfs://10.0.0.2"+export+"/boot/vmlinuz", fetch.Options{})

@@ -439,15 +439,3 @@ func (s *session) getattr(fh []byte, name string) (fattr, error) {
 	}
 	return decodeGetattr(d, "GETATTR "+name)
 }
-
-// Register adds the "nfs" scheme to c, running on r's stack (StackConfig
-// with defaults). snp-go's network setup calls it next to
-// fetch.NewStackClient.
-func Register(c *fetch.Client, r *dns.Resolver) error {
-	f, err := New(StackConfig(r))
-	if err != nil {
-		return err
-	}
-	c.Register("nfs", f)
-	return nil
-}

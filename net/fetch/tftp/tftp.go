@@ -399,15 +399,3 @@ func addrPort(a stdnet.Addr) netip.AddrPort {
 	ap, _ := netip.ParseAddrPort(a.String())
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
-
-// Register adds the "tftp" scheme to c, running on r's stack (StackConfig
-// with defaults). snp-go's network setup calls it next to
-// fetch.NewStackClient.
-func Register(c *fetch.Client, r *dns.Resolver) error {
-	f, err := New(StackConfig(r))
-	if err != nil {
-		return err
-	}
-	c.Register("tftp", f)
-	return nil
-}

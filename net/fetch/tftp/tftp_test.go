@@ -307,7 +307,7 @@ func TestStack(t *testing.T) {
 	}
 	// Register wires the same thing with defaults, as snp-go does.
 	fc := fetch.NewClient()
-	if err := Register(fc, &dns.Resolver{Stack: a.Stack}); err != nil {
+	if err := fetch.RegisterNew(fc, "tftp", New, StackConfig(&dns.Resolver{Stack: a.Stack})); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
