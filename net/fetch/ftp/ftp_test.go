@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	stdnet "net"
 	"net/netip"
 	"os"
@@ -20,14 +20,6 @@ import (
 	"github.com/snp-go/snp-go/net/fetch"
 	"github.com/snp-go/snp-go/net/nettest"
 )
-
-func content(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*13 + i>>10)
-	}
-	return b
-}
 
 func osDial(ctx context.Context, network, addr string) (stdnet.Conn, error) {
 	var d stdnet.Dialer
@@ -47,25 +39,7 @@ func newClient(t testing.TB, cfg Config) *fetch.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc := fetch.NewClient()
-	fc.Register("ftp", c)
-	return fc
-}
-
-type result struct {
-	body []byte
-	reps []fetch.Progress
-	err  error
-}
-
-func get(fc *fetch.Client, ctx context.Context, url string, opts fetch.Options) result {
-	var r result
-	var buf bytes.Buffer
-	opts.Progress = func(p fetch.Progress) { r.reps = append(r.reps, p) }
-	opts.ProgressInterval = time.Nanosecond
-	_, r.err = fc.Fetch(ctx, url, &buf, opts)
-	r.body = buf.Bytes()
-	return r
+	return fetchtest.Client("ftp", c)
 }
 
 // startVsftpd runs Debian's vsftpd on 127.0.0.1 with an anonymous,
@@ -144,41 +118,41 @@ xferlog_enable=NO
 }
 
 func TestVsftpd(t *testing.T) {
-	files := map[string][]byte{"pub/image.bin": content(3<<20 + 17), "pub/empty": nil, "top": content(10)}
+	files := map[string][]byte{"pub/image.bin": fetchtest.Content(3<<20 + 17), "pub/empty": nil, "top": fetchtest.Content(10)}
 	addr := startVsftpd(t, files)
 	fc := newClient(t, Config{Timeout: 5 * time.Second})
 	ctx := context.Background()
 	for name, want := range files {
 		url := "ftp://" + addr + "/" + name
-		r := get(fc, ctx, url, fetch.Options{})
-		if r.err != nil || sha256.Sum256(r.body) != sha256.Sum256(want) {
-			t.Fatalf("Fetch(%s) = %d bytes, %v; want %d bytes with the same SHA-256", url, len(r.body), r.err, len(want))
+		r := fetchtest.Get(fc, ctx, url, fetch.Options{})
+		if r.Err != nil || sha256.Sum256(r.Body) != sha256.Sum256(want) {
+			t.Fatalf("Fetch(%s) = %d bytes, %v; want %d bytes with the same SHA-256", url, len(r.Body), r.Err, len(want))
 		}
-		last := r.reps[len(r.reps)-1]
+		last := r.Reports[len(r.Reports)-1]
 		if !last.Done || last.Total != int64(len(want)) || last.Bytes != int64(len(want)) {
 			t.Errorf("Fetch(%s) last progress %+v; want Done with Total = Bytes = %d", url, last, len(want))
 		}
 	}
 	t.Run("not found", func(t *testing.T) {
-		r := get(fc, ctx, "ftp://"+addr+"/pub/nope", fetch.Options{})
+		r := fetchtest.Get(fc, ctx, "ftp://"+addr+"/pub/nope", fetch.Options{})
 		var re *ReplyError
-		if !errors.As(r.err, &re) || !re.NotFound() || !strings.Contains(r.err.Error(), "RETR /pub/nope: server replied 550") {
-			t.Errorf("Fetch(missing) = %v; want RETR /pub/nope: server replied 550", r.err)
+		if !errors.As(r.Err, &re) || !re.NotFound() || !strings.Contains(r.Err.Error(), "RETR /pub/nope: server replied 550") {
+			t.Errorf("Fetch(missing) = %v; want RETR /pub/nope: server replied 550", r.Err)
 		}
 	})
 	t.Run("limit", func(t *testing.T) {
-		r := get(fc, ctx, "ftp://"+addr+"/pub/image.bin", fetch.Options{Limit: 1 << 20})
-		if !errors.Is(r.err, fetch.ErrTooLarge) || !strings.Contains(r.err.Error(), "3145745 bytes announced") || len(r.body) != 0 {
-			t.Errorf("Fetch(limit 1 MiB) = %d bytes, %v; want ErrTooLarge before any data", len(r.body), r.err)
+		r := fetchtest.Get(fc, ctx, "ftp://"+addr+"/pub/image.bin", fetch.Options{Limit: 1 << 20})
+		if !errors.Is(r.Err, fetch.ErrTooLarge) || !strings.Contains(r.Err.Error(), "3145745 bytes announced") || len(r.Body) != 0 {
+			t.Errorf("Fetch(limit 1 MiB) = %d bytes, %v; want ErrTooLarge before any data", len(r.Body), r.Err)
 		}
 	})
 	t.Run("cancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
-		w := &cancelWriter{after: 100000, cancel: cancel}
+		w := &fetchtest.CancelWriter{After: 100000, Cancel: cancel}
 		start := time.Now()
 		_, err := fc.Fetch(ctx, "ftp://"+addr+"/pub/image.bin", w, fetch.Options{})
-		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") || w.n >= 3<<20 {
-			t.Errorf("cancelled Fetch = %d bytes, %v; want part, interrupted", w.n, err)
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") || w.N >= 3<<20 {
+			t.Errorf("cancelled Fetch = %d bytes, %v; want part, interrupted", w.N, err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("cancel took %v", d)
@@ -186,22 +160,8 @@ func TestVsftpd(t *testing.T) {
 	})
 }
 
-// cancelWriter cancels its context once after bytes were written.
-type cancelWriter struct {
-	n, after int
-	cancel   func()
-}
-
-func (w *cancelWriter) Write(p []byte) (int, error) {
-	w.n += len(p)
-	if w.n >= w.after {
-		w.cancel()
-	}
-	return len(p), nil
-}
-
 func TestGoServer(t *testing.T) {
-	files := map[string][]byte{"/boot/vmlinuz": content(100000)}
+	files := map[string][]byte{"/boot/vmlinuz": fetchtest.Content(100000)}
 	for _, tc := range []struct {
 		name   string
 		srv    func(*goServer)
@@ -240,19 +200,19 @@ func TestGoServer(t *testing.T) {
 			s.start()
 			fc := newClient(t, Config{Timeout: 300 * time.Millisecond})
 			url := "ftp://" + tc.user + s.addr.String() + tc.url
-			r := get(fc, context.Background(), url, fetch.Options{})
+			r := fetchtest.Get(fc, context.Background(), url, fetch.Options{})
 			if tc.want == "" {
-				if r.err != nil || !bytes.Equal(r.body, files[tc.url]) {
-					t.Fatalf("Fetch(%s) = %d bytes, %v; want %d bytes intact", tc.url, len(r.body), r.err, len(files[tc.url]))
+				if r.Err != nil || !bytes.Equal(r.Body, files[tc.url]) {
+					t.Fatalf("Fetch(%s) = %d bytes, %v; want %d bytes intact", tc.url, len(r.Body), r.Err, len(files[tc.url]))
 				}
-			} else if r.err == nil || !strings.Contains(r.err.Error(), tc.want) || (tc.is != nil && !errors.Is(r.err, tc.is)) {
-				t.Fatalf("Fetch(%s) = %v; want error containing %q", tc.url, r.err, tc.want)
+			} else if r.Err == nil || !strings.Contains(r.Err.Error(), tc.want) || (tc.is != nil && !errors.Is(r.Err, tc.is)) {
+				t.Fatalf("Fetch(%s) = %v; want error containing %q", tc.url, r.Err, tc.want)
 			}
-			if r.err != nil {
-				if p := "s3cret"; strings.Contains(r.err.Error(), p) || strings.Contains(r.err.Error(), "wrong") {
-					t.Errorf("error leaks the password: %v", r.err)
+			if r.Err != nil {
+				if p := "s3cret"; strings.Contains(r.Err.Error(), p) || strings.Contains(r.Err.Error(), "wrong") {
+					t.Errorf("error leaks the password: %v", r.Err)
 				}
-				t.Logf("%v", r.err)
+				t.Logf("%v", r.Err)
 			}
 			seen := strings.Join(s.seen(), "\n")
 			for _, c := range tc.checks {
@@ -271,20 +231,18 @@ func TestStack(t *testing.T) {
 	listen := func(ap netip.AddrPort) (stdnet.Listener, error) {
 		return b.Stack.ListenTCP(netip.AddrPortFrom(b.Addr, ap.Port()))
 	}
-	want := content(1 << 20)
+	want := fetchtest.Content(1 << 20)
 	s := newGoServer(t, listen, netip.AddrPortFrom(b.Addr, 21), map[string][]byte{"/big": want}).start()
 	_ = s
 	fc := fetch.NewClient()
 	if err := fetch.RegisterNew(fc, "ftp", New, StackConfig(&dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}})); err != nil {
 		t.Fatal(err)
 	}
-	r := get(fc, context.Background(), "ftp://10.0.0.2/big", fetch.Options{})
-	if r.err != nil || !bytes.Equal(r.body, want) {
-		t.Fatalf("Fetch over the stack = %d bytes, %v; want %d intact", len(r.body), r.err, len(want))
+	r := fetchtest.Get(fc, context.Background(), "ftp://10.0.0.2/big", fetch.Options{})
+	if r.Err != nil || !bytes.Equal(r.Body, want) {
+		t.Fatalf("Fetch over the stack = %d bytes, %v; want %d intact", len(r.Body), r.Err, len(want))
 	}
-	if last := r.reps[len(r.reps)-1]; last.Total != int64(len(want)) {
+	if last := r.Reports[len(r.Reports)-1]; last.Total != int64(len(want)) {
 		t.Errorf("last progress %+v; want Total %d", last, len(want))
 	}
 }
-
-var _ io.Writer = (*cancelWriter)(nil)

@@ -7,7 +7,7 @@ import (
 )
 
 // FuzzParseReply feeds arbitrary records to the RPC reply parser and every
-// result decoder: no panics, and READ never yields more than was asked.
+// fetchtest.Result decoder: no panics, and READ never yields more than was asked.
 func FuzzParseReply(f *testing.F) {
 	xid := []byte{0, 0, 0, 7}
 	f.Add(append(xid, accepted(2049)...))

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	"io"
 	stdnet "net"
 	"net/netip"
@@ -133,13 +134,13 @@ func waitPort(t *testing.T, port int) {
 	t.Fatalf("nothing listens on 127.0.0.1:%d after 10 s", port)
 }
 
-var bigFile = content(5<<20 + 123)
+var bigFile = fetchtest.Content(5<<20 + 123)
 
 func populate(t *testing.T, export string) {
 	for name, b := range map[string][]byte{
 		"boot/vmlinuz":         bigFile,
 		"boot/empty":           nil,
-		"boot/deep/er/initrd":  content(100000),
+		"boot/deep/er/initrd":  fetchtest.Content(100000),
 		"boot/name with space": []byte("spaces\n"),
 	} {
 		p := filepath.Join(export, name)
@@ -161,10 +162,10 @@ func runGanesha(t *testing.T, export string) {
 	files := map[string][]byte{
 		"/boot/vmlinuz":             bigFile,
 		"/boot/empty":               {},
-		"/boot/deep/er/initrd":      content(100000),
-		"/boot/rel-link":            content(100000),
+		"/boot/deep/er/initrd":      fetchtest.Content(100000),
+		"/boot/rel-link":            fetchtest.Content(100000),
 		"/boot/abs-link":            bigFile,
-		"/boot/dir-link/er/initrd":  content(100000),
+		"/boot/dir-link/er/initrd":  fetchtest.Content(100000),
 		"/boot/name%20with%20space": []byte("spaces\n"),
 	}
 	for _, cfg := range []struct {
@@ -180,11 +181,11 @@ func runGanesha(t *testing.T, export string) {
 			fc := newClient(t, cfg.cfg)
 			for p, want := range files {
 				u := url(cfg.port, p)
-				r := get(fc, ctx, u, fetch.Options{})
-				if r.err != nil || sha256.Sum256(r.body) != sha256.Sum256(want) {
-					t.Fatalf("Fetch(%s) = %d bytes, %v; want %d bytes with the same SHA-256", u, len(r.body), r.err, len(want))
+				r := fetchtest.Get(fc, ctx, u, fetch.Options{})
+				if r.Err != nil || sha256.Sum256(r.Body) != sha256.Sum256(want) {
+					t.Fatalf("Fetch(%s) = %d bytes, %v; want %d bytes with the same SHA-256", u, len(r.Body), r.Err, len(want))
 				}
-				last := r.reps[len(r.reps)-1]
+				last := r.Reports[len(r.Reports)-1]
 				if !last.Done || last.Total != int64(len(want)) || last.Bytes != int64(len(want)) {
 					t.Errorf("Fetch(%s) last progress %+v; want Done with Total = Bytes = %d", u, last, len(want))
 				}
@@ -202,28 +203,28 @@ func runGanesha(t *testing.T, export string) {
 		{"/boot/vmlinuz/x", nil, "not a directory"},
 		{"/boot/loop", nil, "more than 16 symbolic links"},
 	} {
-		r := get(fc, ctx, url("", tc.path), fetch.Options{})
-		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
-			t.Errorf("Fetch(%s) = %v; want error containing %q", tc.path, r.err, tc.want)
+		r := fetchtest.Get(fc, ctx, url("", tc.path), fetch.Options{})
+		if r.Err == nil || !strings.Contains(r.Err.Error(), tc.want) {
+			t.Errorf("Fetch(%s) = %v; want error containing %q", tc.path, r.Err, tc.want)
 		}
 	}
 	var se *StatusError
-	if r := get(fc, ctx, url("", "/boot/nope"), fetch.Options{}); !errors.As(r.err, &se) || !se.NotFound() {
-		t.Errorf("Fetch(missing) = %v; want a StatusError with NotFound", r.err)
+	if r := fetchtest.Get(fc, ctx, url("", "/boot/nope"), fetch.Options{}); !errors.As(r.Err, &se) || !se.NotFound() {
+		t.Errorf("Fetch(missing) = %v; want a StatusError with NotFound", r.Err)
 	}
-	if r := get(fc, ctx, "nfs://127.0.0.1/not/exported/file", fetch.Options{}); r.err == nil || !strings.Contains(r.err.Error(), "no directory of /not/exported/file is exported") {
-		t.Errorf("Fetch(outside the export) = %v; want 'no directory ... is exported'", r.err)
+	if r := fetchtest.Get(fc, ctx, "nfs://127.0.0.1/not/exported/file", fetch.Options{}); r.Err == nil || !strings.Contains(r.Err.Error(), "no directory of /not/exported/file is exported") {
+		t.Errorf("Fetch(outside the export) = %v; want 'no directory ... is exported'", r.Err)
 	}
-	if r := get(fc, ctx, url("", "/boot/vmlinuz"), fetch.Options{Limit: 1 << 20}); !errors.Is(r.err, fetch.ErrTooLarge) || !strings.Contains(r.err.Error(), "announced") || len(r.body) != 0 {
-		t.Errorf("Fetch(limit 1 MiB) = %d bytes, %v; want ErrTooLarge before any data", len(r.body), r.err)
+	if r := fetchtest.Get(fc, ctx, url("", "/boot/vmlinuz"), fetch.Options{Limit: 1 << 20}); !errors.Is(r.Err, fetch.ErrTooLarge) || !strings.Contains(r.Err.Error(), "announced") || len(r.Body) != 0 {
+		t.Errorf("Fetch(limit 1 MiB) = %d bytes, %v; want ErrTooLarge before any data", len(r.Body), r.Err)
 	}
 	t.Run("cancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
-		w := &cancelWriter{after: 100000, cancel: cancel}
+		w := &fetchtest.CancelWriter{After: 100000, Cancel: cancel}
 		start := time.Now()
 		_, err := fc.Fetch(ctx, url("", "/boot/vmlinuz"), w, fetch.Options{})
-		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") || w.n >= len(bigFile) {
-			t.Errorf("cancelled Fetch = %d bytes, %v; want part, interrupted", w.n, err)
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") || w.N >= len(bigFile) {
+			t.Errorf("cancelled Fetch = %d bytes, %v; want part, interrupted", w.N, err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("cancel took %v", d)
@@ -266,10 +267,10 @@ func testStackToGanesha(t *testing.T, export string) {
 	if err := fetch.RegisterNew(fc, "nfs", New, StackConfig(&dns.Resolver{Stack: a.Stack, Servers: []netip.Addr{b.Addr}})); err != nil {
 		t.Fatal(err)
 	}
-	r := get(fc, context.Background(), "nfs://10.0.0.2"+export+"/boot/vmlinuz", fetch.Options{})
-	if r.err != nil || !bytes.Equal(r.body, bigFile) {
-		t.Fatalf("Fetch over the stack = %d bytes, %v; want %d intact", len(r.body), r.err, len(bigFile))
+	r := fetchtest.Get(fc, context.Background(), "nfs://10.0.0.2"+export+"/boot/vmlinuz", fetch.Options{})
+	if r.Err != nil || !bytes.Equal(r.Body, bigFile) {
+		t.Fatalf("Fetch over the stack = %d bytes, %v; want %d intact", len(r.Body), r.Err, len(bigFile))
 	}
-	last := r.reps[len(r.reps)-1]
+	last := r.Reports[len(r.Reports)-1]
 	t.Logf("%d bytes over the gVisor pair in %v (%.1f MB/s)", last.Bytes, last.Elapsed, last.Rate/1e6)
 }

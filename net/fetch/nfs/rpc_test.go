@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	stdnet "net"
 	"strings"
 	"testing"
@@ -130,14 +131,14 @@ func TestRPCErrors(t *testing.T) {
 			s.reply = tc.reply(s)
 			fc := newClient(t, Config{PortmapPort: s.port, Timeout: 300 * time.Millisecond})
 			start := time.Now()
-			r := get(fc, context.Background(), "nfs://127.0.0.1/exp/dir/file", fetchOptions())
-			if r.err == nil || !strings.Contains(r.err.Error(), tc.want) || (tc.is != nil && !errors.Is(r.err, tc.is)) {
-				t.Fatalf("Fetch = %v; want error containing %q", r.err, tc.want)
+			r := fetchtest.Get(fc, context.Background(), "nfs://127.0.0.1/exp/dir/file", fetchOptions())
+			if r.Err == nil || !strings.Contains(r.Err.Error(), tc.want) || (tc.is != nil && !errors.Is(r.Err, tc.is)) {
+				t.Fatalf("Fetch = %v; want error containing %q", r.Err, tc.want)
 			}
 			if d := time.Since(start); d > 2*time.Second {
 				t.Errorf("failed after %v; want < 2 s", d)
 			}
-			t.Logf("%v", r.err)
+			t.Logf("%v", r.Err)
 		})
 	}
 }

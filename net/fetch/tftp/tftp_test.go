@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	"io"
 	stdnet "net"
 	"net/netip"
@@ -27,18 +28,10 @@ func osListen(laddr netip.AddrPort) (stdnet.PacketConn, error) {
 	return stdnet.ListenUDP("udp4", stdnet.UDPAddrFromAddrPort(laddr))
 }
 
-func content(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*31 + i>>9)
-	}
-	return b
-}
-
 func testFiles() map[string][]byte {
-	m := map[string][]byte{"/abs/file": content(1000)}
+	m := map[string][]byte{"/abs/file": fetchtest.Content(1000)}
 	for _, n := range []int{0, 1, 511, 512, 1428, 3 * 1428, 200000} {
-		m["f"+itoa(n)] = content(n)
+		m["f"+itoa(n)] = fetchtest.Content(n)
 	}
 	return m
 }
@@ -62,14 +55,8 @@ func newClient(t testing.TB, cfg Config) *Client {
 
 // fetchURL runs c through a fetch.Client, as the script engine does.
 func fetchURL(c *Client, ctx context.Context, url string, opts fetch.Options) ([]byte, []fetch.Progress, error) {
-	fc := fetch.NewClient()
-	fc.Register("tftp", c)
-	var buf bytes.Buffer
-	var reps []fetch.Progress
-	opts.Progress = func(p fetch.Progress) { reps = append(reps, p) }
-	opts.ProgressInterval = time.Nanosecond
-	_, err := fc.Fetch(ctx, url, &buf, opts)
-	return buf.Bytes(), reps, err
+	r := fetchtest.Get(fetchtest.Client("tftp", c), ctx, url, opts)
+	return r.Body, r.Reports, r.Err
 }
 
 func TestFetch(t *testing.T) {
@@ -255,7 +242,7 @@ func TestStrangerTID(t *testing.T) {
 	s.start()
 	c := newClient(t, Config{})
 	got, _, err := fetchURL(c, context.Background(), "tftp://"+s.addr.String()+"/f200000", fetch.Options{})
-	if err != nil || !bytes.Equal(got, content(200000)) {
+	if err != nil || !bytes.Equal(got, fetchtest.Content(200000)) {
 		t.Fatalf("Fetch with a stranger = %d bytes, %v; want 200000 intact", len(got), err)
 	}
 	select {
@@ -274,7 +261,7 @@ func TestRollover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("66000 round trips")
 	}
-	want := content(66000 * 8)
+	want := fetchtest.Content(66000 * 8)
 	s := newTestServer(t, osListen, loopback, map[string][]byte{"big": want}).start()
 	c := newClient(t, Config{BlockSize: 8})
 	got, _, err := fetchURL(c, context.Background(), "tftp://"+s.addr.String()+"/big", fetch.Options{})
@@ -293,7 +280,7 @@ func TestStack(t *testing.T) {
 	cfg.Timeout = 200 * time.Millisecond
 	c := newClient(t, cfg)
 	got, reps, err := fetchURL(c, context.Background(), "tftp://10.0.0.2/f200000", fetch.Options{})
-	if err != nil || !bytes.Equal(got, content(200000)) {
+	if err != nil || !bytes.Equal(got, fetchtest.Content(200000)) {
 		t.Fatalf("Fetch over the stack = %d bytes, %v; want 200000 intact", len(got), err)
 	}
 	if last := reps[len(reps)-1]; last.Total != 200000 || !last.Done {
@@ -311,7 +298,7 @@ func TestStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if n, err := fc.Fetch(context.Background(), "tftp://10.0.0.2/f1428", &buf, fetch.Options{}); err != nil || !bytes.Equal(buf.Bytes(), content(1428)) {
+	if n, err := fc.Fetch(context.Background(), "tftp://10.0.0.2/f1428", &buf, fetch.Options{}); err != nil || !bytes.Equal(buf.Bytes(), fetchtest.Content(1428)) {
 		t.Errorf("Fetch through Register = %d, %v; want 1428 bytes intact", n, err)
 	}
 	// A name the DNS server (there is none on b) cannot answer.
@@ -325,7 +312,7 @@ func TestStack(t *testing.T) {
 func BenchmarkStack(b *testing.B) {
 	a, srv := nettest.Pair(b, nettest.HostOptions{}, nettest.HostOptions{})
 	listenB := func(l netip.AddrPort) (stdnet.PacketConn, error) { return srv.Stack.ListenUDP(l) }
-	want := content(2 << 20)
+	want := fetchtest.Content(2 << 20)
 	newTestServer(b, listenB, netip.AddrPortFrom(srv.Addr, 69), map[string][]byte{"f": want}).start()
 	c := newClient(b, StackConfig(&dns.Resolver{Stack: a.Stack}))
 	b.SetBytes(int64(len(want)))
