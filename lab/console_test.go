@@ -2,10 +2,10 @@ package lab
 
 import (
 	"bytes"
+	"github.com/snp-go/snp-go/internal/syncbuf"
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -13,32 +13,15 @@ import (
 // fakeSerial is a Console over pipes: the test writes what the "firmware"
 // prints and reads what the console typed.
 type fakeSerial struct {
-	out   *io.PipeWriter // firmware output
-	typed *syncBuffer    // what Send wrote
-	log   *syncBuffer
+	out   *io.PipeWriter  // firmware output
+	typed *syncbuf.Buffer // what Send wrote
+	log   *syncbuf.Buffer
 	c     *Console
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newFake(t *testing.T, answerCPR bool) *fakeSerial {
 	r, w := io.Pipe()
-	f := &fakeSerial{out: w, typed: &syncBuffer{}, log: &syncBuffer{}}
+	f := &fakeSerial{out: w, typed: &syncbuf.Buffer{}, log: &syncbuf.Buffer{}}
 	f.c = newConsole(r, f.typed, f.log, answerCPR)
 	t.Cleanup(func() { w.Close() })
 	return f

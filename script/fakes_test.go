@@ -1,14 +1,13 @@
 package script
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/snp-go/snp-go/internal/syncbuf"
 	"io/fs"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,32 +15,14 @@ import (
 	"github.com/snp-go/snp-go/script/settings"
 )
 
-// syncBuffer is a bytes.Buffer safe for the console goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testConsole is a real lineedit.Console whose output is captured.
 type testConsole struct {
 	*lineedit.Console
-	out *syncBuffer
+	out *syncbuf.Buffer
 }
 
 func newTestConsole() *testConsole {
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	return &testConsole{Console: lineedit.NewConsole(out), out: out}
 }
 
