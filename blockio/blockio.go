@@ -167,7 +167,9 @@ func (d *Device) FlushBlocks() efi.Status {
 	return efi.Success
 }
 
-// MemDisk is a Disk held in memory.
+// SliceDisk is a Disk over a byte slice held in memory (Block bytes per
+// block; Protected makes it read-only). Package blockio/memdisk builds
+// GPT+FAT images to put in one.
 type SliceDisk struct {
 	Data      []byte
 	Block     int
