@@ -2,12 +2,13 @@ package lab
 
 import (
 	"bytes"
-	"github.com/snp-go/snp-go/internal/syncbuf"
 	"io"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/snp-go/snp-go/internal/syncbuf"
 )
 
 // fakeSerial is a Console over pipes: the test writes what the "firmware"

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/snp-go/snp-go/internal/syncbuf"
 	"io/fs"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/snp-go/snp-go/internal/syncbuf"
 	"github.com/snp-go/snp-go/script/lineedit"
 	"github.com/snp-go/snp-go/script/settings"
 )

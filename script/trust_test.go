@@ -3,10 +3,10 @@ package script
 import (
 	"crypto/x509"
 	"errors"
-	"github.com/snp-go/snp-go/internal/testpki"
 	"strings"
 	"testing"
 
+	"github.com/snp-go/snp-go/internal/testpki"
 	"github.com/snp-go/snp-go/script/imgverify"
 )
 

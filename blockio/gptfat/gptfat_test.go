@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	. "github.com/snp-go/snp-go/blockio/gptfat"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	. "github.com/snp-go/snp-go/blockio/gptfat"
 	"github.com/snp-go/snp-go/blockio/memdisk"
 )
 

@@ -3,9 +3,10 @@ package memdisk
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/snp-go/snp-go/blockio/gptfat"
 	"hash/crc32"
 	"unicode/utf16"
+
+	"github.com/snp-go/snp-go/blockio/gptfat"
 )
 
 // GUID is an EFI_GUID in its on-disk byte order (gptfat.GUID, which the

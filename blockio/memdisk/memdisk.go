@@ -22,10 +22,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/snp-go/snp-go/blockio/gptfat"
 	"io"
 	"sync"
 	"time"
+
+	"github.com/snp-go/snp-go/blockio/gptfat"
 )
 
 const (

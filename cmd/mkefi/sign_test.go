@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"debug/pe"
-	"github.com/snp-go/snp-go/internal/testpki"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/snp-go/snp-go/cmd/mkefi/internal/fixture"
+	"github.com/snp-go/snp-go/internal/testpki"
 )
 
 // writeSigningCert writes a self-signed RSA-2048 code-signing key and

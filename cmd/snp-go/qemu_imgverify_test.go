@@ -1,21 +1,14 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/smallstep/pkcs7"
-
+	"github.com/snp-go/snp-go/internal/testpki"
 	"github.com/snp-go/snp-go/lab"
 	"github.com/snp-go/snp-go/lab/bootdisk"
 )
@@ -25,36 +18,9 @@ import (
 // by a code-signing certificate named cn that the test CA issued.
 func (p *testPKI) codeSigner(t *testing.T, cn string) func([]byte) []byte {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return func(data []byte) []byte {
-		sd, err := pkcs7.NewSignedData(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-		if err := sd.SignWithoutAttr(cert, key, pkcs7.SignerInfoConfig{}); err != nil {
-			t.Fatal(err)
-		}
-		sd.Detach()
-		sig, err := sd.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sig
-	}
+	ca := &testpki.Cert{Cert: p.caCert, Key: p.caKey}
+	leaf := testpki.New(t, testpki.CodeSigner(cn), ca, nil)
+	return func(data []byte) []byte { return testpki.GoSign(t, data, nil, leaf) }
 }
 
 // TestQEMUImgverify: with imgtrust on, snp-go.efi verifies a Linux kernel

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"github.com/snp-go/snp-go/internal/testpki"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/snp-go/snp-go/internal/testpki"
 )
 
 // TestRunImgverify signs a kernel the way iPXE documents it (openssl cms

@@ -7,13 +7,14 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"github.com/snp-go/snp-go/internal/testpki"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smallstep/pkcs7"
+
+	"github.com/snp-go/snp-go/internal/testpki"
 )
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	stdnet "net"
 	"net/netip"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/snp-go/snp-go/net/dns"
 	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	"github.com/snp-go/snp-go/net/nettest"
 )
 

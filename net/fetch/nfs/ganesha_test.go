@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	"io"
 	stdnet "net"
 	"net/netip"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/snp-go/snp-go/net/dns"
 	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	"github.com/snp-go/snp-go/net/nettest"
 )
 

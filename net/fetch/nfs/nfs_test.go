@@ -2,13 +2,13 @@ package nfs
 
 import (
 	"context"
-	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	stdnet "net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 )
 
 func osDial(ctx context.Context, laddr, raddr netip.AddrPort) (stdnet.Conn, error) {

@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	stdnet "net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 )
 
 // rpcServer answers ONC RPC calls over TCP with whatever reply() builds;

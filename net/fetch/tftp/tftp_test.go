@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	"io"
 	stdnet "net"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/snp-go/snp-go/net/dns"
 	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/net/fetch/fetchtest"
 	"github.com/snp-go/snp-go/net/nettest"
 )
 
