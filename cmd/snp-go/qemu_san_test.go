@@ -174,7 +174,7 @@ func TestQEMUSANIdleDrop(t *testing.T) {
 // TestQEMUSANBigRead: Grub reads a 64 MiB file through snp-go's Block IO
 // over iSCSI, as an initrd and again through hashsum, whose SHA-256 must
 // match (ExpectLinux checks it). The read's MB/s is BenchmarkQEMUSAN's;
-// TestLocalGrubThroughput in lab/bootdisk is the same read from local
+// BenchmarkLocalGrubRead in lab/bootdisk is the same read from local
 // virtio-blk.
 func TestQEMUSANBigRead(t *testing.T) {
 	if testing.Short() {
