@@ -15,7 +15,7 @@ import (
 )
 
 // boot starts the lab with snp-go.efi on its disk and stops at U-Boot's prompt.
-func boot(t *testing.T, efi string, cfg lab.Config) *lab.Machine {
+func boot(t testing.TB, efi string, cfg lab.Config) *lab.Machine {
 	t.Helper()
 	img := filepath.Join(t.TempDir(), "disk.img")
 	if err := lab.BuildDisk(img, lab.EFIDisk(efi, false)); err != nil {
