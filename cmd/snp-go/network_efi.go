@@ -164,13 +164,8 @@ func (n *network) received() uint64 {
 
 // physical returns the NIC under interface name ("net0", "net0-5").
 func (n *network) physical(name string) *efi.SNP {
-	var i, tag int
-	if _, err := fmt.Sscanf(name, "net%d-%d", &i, &tag); err != nil {
-		if _, err := fmt.Sscanf(name, "net%d", &i); err != nil {
-			return nil
-		}
-	}
-	if i < 0 || i >= len(n.nics) {
+	i, _, err := vlan.ParseName(name)
+	if err != nil || i >= len(n.nics) {
 		return nil
 	}
 	return n.nics[i]
@@ -179,18 +174,21 @@ func (n *network) physical(name string) *efi.SNP {
 // createVLAN is iPXE's `vcreate --tag TAG TRUNK`: a tagged interface
 // TRUNK-TAG on the same NIC (IEEE 802.1Q, VID 1-4094).
 func (n *network) createVLAN(trunk string, tag, priority int) (string, error) {
-	var i int
-	if _, err := fmt.Sscanf(trunk, "net%d", &i); err != nil || i < 0 || i >= len(n.muxes) || fmt.Sprintf("net%d", i) != trunk {
+	i, vid, err := vlan.ParseName(trunk)
+	if err != nil || vid != 0 || i >= len(n.muxes) {
 		return "", fmt.Errorf("vcreate: %s is not a physical interface", trunk)
 	}
-	if tag < 1 || tag > 4094 {
-		return "", fmt.Errorf("vcreate: VLAN tag %d out of range 1-4094", tag)
+	if tag < vlan.MinVID || tag > vlan.MaxVID {
+		return "", fmt.Errorf("vcreate: VLAN tag %d out of range %d-%d", tag, vlan.MinVID, vlan.MaxVID)
 	}
-	nic, err := n.muxes[i].VLAN(uint16(tag))
+	if priority < 0 || priority > vlan.MaxPCP {
+		return "", fmt.Errorf("vcreate: VLAN priority %d out of range 0-%d", priority, vlan.MaxPCP)
+	}
+	nic, err := n.muxes[i].VLAN(uint16(tag), uint8(priority))
 	if err != nil {
 		return "", err
 	}
-	name := fmt.Sprintf("%s-%d", trunk, tag)
+	name := vlan.Name(i, uint16(tag))
 	if _, err := n.stack.AddInterface(name, nic); err != nil {
 		return "", err
 	}
@@ -199,8 +197,7 @@ func (n *network) createVLAN(trunk string, tag, priority int) (string, error) {
 
 // destroyVLAN is iPXE's `vdestroy NAME`.
 func (n *network) destroyVLAN(name string) error {
-	var i, tag int
-	if _, err := fmt.Sscanf(name, "net%d-%d", &i, &tag); err != nil {
+	if _, vid, err := vlan.ParseName(name); err != nil || vid == 0 {
 		return fmt.Errorf("vdestroy: %s is not a VLAN interface", name)
 	}
 	return n.stack.RemoveInterface(name)

@@ -18,6 +18,7 @@ import (
 	"github.com/snp-go/snp-go/chap"
 	"github.com/snp-go/snp-go/efi"
 	"github.com/snp-go/snp-go/iscsi"
+	"github.com/snp-go/snp-go/net/vlan"
 	"github.com/snp-go/snp-go/script"
 )
 
@@ -272,22 +273,21 @@ func (s *efiSAN) install(ctx context.Context, n *network, root iscsi.RootPath, d
 // else net0.
 func (n *network) pathTo(server string) efi.DevicePath {
 	nic := n.nics[0]
-	var vlan efi.DevicePath
+	var vlanNode efi.DevicePath
 	if a, err := netip.ParseAddr(server); err == nil {
 		for _, ifc := range n.stack.Interfaces() {
 			if pfx := ifc.Config().Address; pfx.IsValid() && pfx.Masked().Contains(a) {
 				if phys := n.physical(ifc.Name()); phys != nil {
 					nic = phys
 				}
-				var i, tag int
-				if _, err := fmt.Sscanf(ifc.Name(), "net%d-%d", &i, &tag); err == nil {
-					vlan = efi.DevicePath{efi.VLANNode(uint16(tag))}
+				if _, tag, err := vlan.ParseName(ifc.Name()); err == nil && tag != 0 {
+					vlanNode = efi.DevicePath{efi.VLANNode(tag)}
 				}
 				break
 			}
 		}
 	}
-	return nic.Path.Append(vlan...)
+	return nic.Path.Append(vlanNode...)
 }
 
 // Boot finds the file system on this drive (not another disk) that holds

@@ -25,6 +25,8 @@ const (
 	// 4095 is reserved (802.1Q table 9-2).
 	MinVID = 1
 	MaxVID = 4094
+	// MaxPCP is the largest priority code point (3 bits).
+	MaxPCP = 7
 )
 
 // Frame is a parsed view of an Ethernet frame's VLAN tag.
@@ -138,14 +140,22 @@ func (m *Mux) Stats() Stats {
 // Native returns the NIC for untagged (and VID 0 priority-tagged) frames.
 func (m *Mux) Native() snpnet.NIC { return m.get(0) }
 
-// VLAN returns the NIC for VLAN vid (1..4094). Its frames leave tagged; its
-// MAC and MTU are the parent's (the NIC must accept 1518-byte frames; U-Boot
-// accepts up to 1522).
-func (m *Mux) VLAN(vid uint16) (snpnet.NIC, error) {
+// VLAN returns the NIC for VLAN vid (1..4094). Its frames leave tagged with
+// priority code point pcp (0..7, IEEE 802.1Q §6.9.3; iPXE's vcreate
+// --priority); its MAC and MTU are the parent's (the NIC must accept
+// 1518-byte frames; U-Boot accepts up to 1522).
+func (m *Mux) VLAN(vid uint16, pcp uint8) (snpnet.NIC, error) {
 	if vid < MinVID || vid > MaxVID {
 		return nil, fmt.Errorf("vlan: tag %d out of range %d..%d", vid, MinVID, MaxVID)
 	}
-	return m.get(vid), nil
+	if pcp > MaxPCP {
+		return nil, fmt.Errorf("vlan: priority %d out of range 0..%d", pcp, MaxPCP)
+	}
+	n := m.get(vid)
+	m.mu.Lock()
+	m.children[vid].pcp = pcp
+	m.mu.Unlock()
+	return n, nil
 }
 
 func (m *Mux) get(vid uint16) snpnet.NIC {
@@ -205,6 +215,7 @@ func (m *Mux) drainLocked() error {
 type child struct {
 	m     *Mux
 	vid   uint16
+	pcp   uint8    // priority code point of transmitted frames; guarded by m.mu
 	queue [][]byte // guarded by m.mu
 	ready chan struct{}
 }
@@ -229,7 +240,7 @@ func (c *child) Transmit(frame []byte) error {
 	if len(frame) < macsLen+2 {
 		return errors.New("vlan: frame shorter than an Ethernet header")
 	}
-	c.m.txBuf = Insert(c.m.txBuf, frame, c.vid, 0)
+	c.m.txBuf = Insert(c.m.txBuf, frame, c.vid, c.pcp)
 	return c.m.parent.Transmit(c.m.txBuf)
 }
 

@@ -100,7 +100,7 @@ func newVHost(t *testing.T, w *snpnet.Wire, n byte, vid uint16, native, tagged s
 	if h.native, err = s.AddInterface("net0", m.Native()); err != nil {
 		t.Fatal(err)
 	}
-	vn, err := m.VLAN(vid)
+	vn, err := m.VLAN(vid, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,18 +244,44 @@ func FuzzMux(f *testing.F) {
 }
 
 func mustVLAN(t *testing.T, m *Mux, vid uint16) snpnet.NIC {
-	n, err := m.VLAN(vid)
+	n, err := m.VLAN(vid, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-type fakeNIC struct{ frames [][]byte }
+type fakeNIC struct{ frames, sent [][]byte }
 
 func (f *fakeNIC) MAC() stdnet.HardwareAddr { return nettest.MAC(1) }
 func (f *fakeNIC) MTU() int                 { return 1500 }
-func (f *fakeNIC) Transmit([]byte) error    { return nil }
+func (f *fakeNIC) Transmit(b []byte) error {
+	f.sent = append(f.sent, append([]byte(nil), b...))
+	return nil
+}
+
+// TestVLANPriority: the priority given to VLAN (vcreate --priority) is the
+// PCP of every frame the VLAN NIC transmits.
+func TestVLANPriority(t *testing.T) {
+	frame := append(bytes.Repeat([]byte{0xff}, 6), 2, 0, 0, 0, 0, 1, 0x08, 0x06, 1, 2, 3)
+	for _, pcp := range []uint8{0, 3, 7} {
+		p := &fakeNIC{}
+		n, err := NewMux(p).VLAN(42, pcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Transmit(frame); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Parse(p.sent[0])
+		if err != nil || got.VID != 42 || got.PCP != pcp {
+			t.Errorf("Parse(VLAN(42, %d) frame) = %+v, %v; want VID 42 PCP %d", pcp, got, err, pcp)
+		}
+	}
+	if _, err := NewMux(&fakeNIC{}).VLAN(42, 8); err == nil {
+		t.Errorf("VLAN(42, 8) = nil error; want priority out of range")
+	}
+}
 func (f *fakeNIC) Receive(b []byte) (int, error) {
 	if len(f.frames) == 0 {
 		return 0, nil
