@@ -160,6 +160,12 @@ func ISCSINode(target string, portalGroup uint16, lun [8]byte, options uint16) N
 	return Node{MessagingDevicePath, SubISCSI, d}
 }
 
+// URINode is Uri(uri), §10.3.4.23: the URI as bytes, not terminated (an
+// HTTP SAN disk's node, as iPXE's efi_uri_path).
+func URINode(uri string) Node {
+	return Node{MessagingDevicePath, SubURI, []byte(uri)}
+}
+
 // FilePathNode is a media file path node, §10.3.5.4: a NUL-terminated
 // UCS-2 path using backslashes.
 func FilePathNode(path string) Node {

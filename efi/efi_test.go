@@ -83,6 +83,10 @@ func TestDevicePathRoundTrip(t *testing.T) {
 	if got, want := v.String(), `VenHw(1C8C7D2E-2B1F-4A6E-9D35-5F4E3A2B1C0D,0102)/\EFI\BOOT\BOOTAA64.EFI`; got != want {
 		t.Errorf("String() = %s; want %s", got, want)
 	}
+	u := DevicePath{MACNode(mac, 1), URINode("https://10.0.2.2:8443/disk.img")}
+	if got, want := u.String(), "MAC(525252525252,0x1)/Uri(https://10.0.2.2:8443/disk.img)"; got != want {
+		t.Errorf("String() = %s; want %s", got, want)
+	}
 	if v[len(v)-1].IsMedia() != true || v[0].IsMedia() {
 		t.Errorf("IsMedia wrong")
 	}

@@ -29,7 +29,8 @@ type network struct {
 	muxes    []*vlan.Mux // one per NIC: 802.1Q tagging happens here
 	resolver *dns.Resolver
 	fetch    *fetch.Client
-	trust    string // where the trust anchors come from
+	http     *fetch.HTTP // the http and https Fetcher in fetch
+	trust    string      // where the trust anchors come from
 }
 
 // SetTCPWindow sets the TCP receive buffer (per connection and in total)
@@ -91,10 +92,13 @@ func (p *efiPlatform) Network() (*network, error) {
 		trust = fetch.PublicRoots()
 		n.trust = "public roots"
 	}
-	n.fetch, err = fetch.NewStackClient(n.resolver, trust, fetch.Clock{Now: p.now, Source: p.clock})
+	n.http, err = fetch.NewHTTP(fetch.HTTPConfig{Dial: n.resolver.Dialer(), Trust: trust, Clock: fetch.Clock{Now: p.now, Source: p.clock}})
 	if err != nil {
 		return nil, err
 	}
+	n.fetch = fetch.NewClient()
+	n.fetch.Register("http", n.http)
+	n.fetch.Register("https", n.http)
 	n.fetch.Register("file", newFileFetcher(p.image))
 	// iPXE's other download protocols: tftp:// (its default), ftp://, nfs://.
 	for _, err := range []error{

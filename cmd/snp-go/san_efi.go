@@ -4,10 +4,9 @@ package main
 
 import (
 	"context"
-	"crypto/sha1"
-	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,23 +18,21 @@ import (
 	"github.com/snp-go/snp-go/efi"
 	"github.com/snp-go/snp-go/iscsi"
 	"github.com/snp-go/snp-go/net/vlan"
+	"github.com/snp-go/snp-go/san"
 	"github.com/snp-go/snp-go/script"
 )
 
-// sanDisk is one hooked SAN drive: an iSCSI LUN served as EFI Block IO.
+// sanDisk is one hooked SAN drive served as EFI Block IO.
 type sanDisk struct {
 	drive  int
-	root   iscsi.RootPath
-	disk   *iscsi.Disk
+	d      *san.Drive
 	dev    *blockio.Device
 	handle *efi.BlockIOHandle
 	path   efi.DevicePath
-	gone   *gate
-	cache  *cache.Cache
 }
 
-// efiSAN hooks iSCSI LUNs as EFI Block IO devices (iPXE's sanhook,
-// sanboot, sanunhook).
+// efiSAN hooks SAN disks (package san: iSCSI LUNs, HTTP images) as EFI
+// Block IO devices (iPXE's sanhook, sanboot, sanunhook).
 type efiSAN struct {
 	p *efiPlatform
 
@@ -47,60 +44,11 @@ func (p *efiPlatform) san() script.SAN {
 	return &efiSAN{p: p, drives: map[int]*sanDisk{}}
 }
 
-// iscsiDisk adapts an iSCSI LUN to blockio.Disk. Each request gets a
-// deadline long enough for the initiator's own reconnects.
-type iscsiDisk struct {
-	d    *iscsi.Disk
-	gone *gate
-}
-
-// gate turns a Disk off after sanunhook: U-Boot 2023.01 keeps using a
-// connected Block IO even after its protocols are uninstalled, so it must keep answering,
-// with EFI_NO_MEDIA.
-type gate struct {
-	mu  sync.Mutex
-	off bool
-}
-
-func (g *gate) closed() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.off }
-
-const sanRequestTimeout = 3 * time.Minute
-
-func (i iscsiDisk) BlockSize() int { return int(i.d.BlockSize()) }
-func (i iscsiDisk) NumBlocks() uint64 {
-	if i.gone.closed() {
-		return 0
-	}
-	return i.d.Blocks()
-}
-func (i iscsiDisk) ReadOnly() bool { return i.d.ReadOnly() }
-
-func (i iscsiDisk) ReadBlocks(lba uint64, buf []byte) error {
-	return i.do(func(ctx context.Context) error { return i.d.ReadBlocks(ctx, lba, buf) })
-}
-
-func (i iscsiDisk) WriteBlocks(lba uint64, buf []byte) error {
-	return i.do(func(ctx context.Context) error { return i.d.WriteBlocks(ctx, lba, buf) })
-}
-
-func (i iscsiDisk) Flush() error { return i.do(i.d.Sync) }
-
-// do runs one request with a deadline long enough for the initiator's own
-// reconnects, or reports no media after sanunhook.
-func (i iscsiDisk) do(f func(context.Context) error) error {
-	if i.gone.closed() {
-		return blockio.ErrNoMedia
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), sanRequestTimeout)
-	defer cancel()
-	return f(ctx)
-}
-
 // pump runs the network after each read until it goes quiet. Between
 // Block IO calls no Go code runs at all (the firmware, Grub or the kernel
 // loader has the CPU), so read-ahead only progresses while a call is being
 // served: yielding lets the poller take the frames waiting in the
-// firmware's ring, the TCP stack acknowledge them and the iSCSI reader
+// firmware's ring, the TCP stack acknowledge them and the SAN reader
 // hand them to the cache. It yields at least pumpMin times, then goes on
 // while the last turn received frames, up to pumpMax turns. In the SAN
 // read benchmark (Grub reading 64 MiB in 32 KiB calls, 99 % cache hits)
@@ -132,9 +80,9 @@ func (p pump) ReadBlocks(lba uint64, buf []byte) error {
 	return err
 }
 
-// Hook logs in to the first root path that answers (several = multipath),
-// installs the LUN as Block IO with a device path unique to it and
-// connects it, so that U-Boot creates partition and file-system handles.
+// Hook opens the first root path that answers (several = multipath),
+// installs it as Block IO with a device path unique to it and connects
+// it, so that U-Boot creates partition and file-system handles.
 func (s *efiSAN) Hook(ctx context.Context, rootPaths []string, cfg script.SANConfig) (int, error) {
 	n, err := s.p.Network()
 	if err != nil {
@@ -147,125 +95,97 @@ func (s *efiSAN) Hook(ctx context.Context, rootPaths []string, cfg script.SANCon
 	if iqn == "" {
 		// iPXE: iqn.2010-04.org.ipxe:<hostname>, else :<uuid>. U-Boot has
 		// no SMBIOS UUID: derive a stable one from the MAC address.
-		if iqn, err = iscsi.DefaultInitiatorName(cfg.Hostname, macUUID(n.nics[0].MAC())); err != nil {
+		if iqn, err = iscsi.DefaultInitiatorName(cfg.Hostname, san.MACUUID(n.nics[0].MAC())); err != nil {
 			return 0, err
 		}
 	}
-	var errs []error
-	for attempt := 0; attempt <= cfg.Retries; attempt++ {
-		if attempt > 0 {
-			fmt.Printf("Retrying SAN open (%d of %d)...\n", attempt, cfg.Retries)
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-time.After(time.Second):
-			}
-		}
-		drive, err := s.open(ctx, n, rootPaths, iqn, creds, cfg)
-		if err == nil {
-			return drive, nil
-		}
-		errs = append(errs, err)
-		// A refused login (wrong secret, unknown target) or a target that
-		// failed to authenticate itself will not get better by retrying.
-		var le *iscsi.LoginError
-		if errors.As(err, &le) || errors.Is(err, chap.ErrTargetAuth) || ctx.Err() != nil {
-			break
-		}
+	logf := func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	inst := &efiInstaller{s: s, n: n, creds: creds, want: cfg.Drive}
+	_, err = san.Open(ctx, rootPaths, san.Config{
+		Dial:          n.resolver.Dialer(),
+		HTTP:          n.http.KeepAliveClient(sanReadAhead + 1),
+		InitiatorName: iqn,
+		Credentials:   creds,
+		Retries:       cfg.Retries,
+		// Grub and the kernel loader read in small pieces; the cache serves
+		// U-Boot's GPT rereads from memory and reads ahead of sequential
+		// streams with several requests in flight.
+		Cache: cache.Config{ChunkSize: 256 << 10, MaxReadAhead: sanReadAhead},
+		Logf:  logf,
+	}, inst)
+	if err != nil {
+		return 0, err
 	}
-	return 0, errs[len(errs)-1]
+	return inst.drive, nil
 }
 
-// macUUID is a name-based (RFC 9562 version 5 layout) UUID from the MAC.
-func macUUID(mac []byte) [16]byte {
-	var u [16]byte
-	h := sha1.Sum(append([]byte("snp-go machine "), mac...))
-	copy(u[:], h[:16])
-	u[6] = u[6]&0x0f | 0x50
-	u[8] = u[8]&0x3f | 0x80
-	return u
+const sanReadAhead = 16
+
+// efiInstaller installs an opened SAN drive as EFI Block IO.
+type efiInstaller struct {
+	s     *efiSAN
+	n     *network
+	creds chap.Credentials
+	want  int
+	drive int // the drive number used
 }
 
-func (s *efiSAN) open(ctx context.Context, n *network, rootPaths []string, iqn string, creds chap.Credentials, cfg script.SANConfig) (int, error) {
-	var errs []error
-	for _, rp := range rootPaths {
-		root, err := iscsi.ParseRootPath(rp)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		d, err := iscsi.Open(ctx, iscsi.Config{
-			RootPath:      rp,
-			InitiatorName: iqn,
-			Credentials:   creds,
-			Dial:          n.resolver.Dialer(),
-			Logf:          func(f string, a ...any) { fmt.Printf(f+"\n", a...) },
-		})
-		if err != nil {
-			if len(rootPaths) > 1 { // say which path of several failed
-				err = fmt.Errorf("%s: %w", root, err)
-			}
-			errs = append(errs, err)
-			continue
-		}
-		return s.install(ctx, n, root, d, creds, cfg)
-	}
-	return 0, errors.Join(errs...)
-}
-
-func (s *efiSAN) install(ctx context.Context, n *network, root iscsi.RootPath, d *iscsi.Disk, creds chap.Credentials, cfg script.SANConfig) (int, error) {
+func (in *efiInstaller) Install(ctx context.Context, d *san.Drive) error {
+	s := in.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	drive := cfg.Drive
+	drive := in.want
 	if drive == 0 {
 		drive = 0x80
 	}
 	for s.drives[drive] != nil {
 		drive++
 	}
-	inq := d.Inquiry()
-	fmt.Printf("SAN device %#x: %s LUN %s: %s %s, %d x %d bytes%s\n", drive, d.Target(), d.LUN(),
-		strings.TrimSpace(inq.Vendor), strings.TrimSpace(inq.Product), d.Blocks(), d.BlockSize(), map[bool]string{true: " (read-only)"}[d.ReadOnly()])
+	fmt.Printf("SAN device %#x: %s\n", drive, d.Describe())
 
 	// Device path: the NIC's path [+ VLAN] + iSCSI node (UEFI 2.10
-	// §10.3.4.20), like iPXE's; unique per target and LUN.
-	path := n.pathTo(root.Server)
-	opts := uint16(efi.ISCSIAuthNone)
-	switch {
-	case creds.Mutual():
-		opts = efi.ISCSIAuthCHAPBi
-	case creds.Enabled():
-		opts = efi.ISCSIAuthCHAPUni
+	// §10.3.4.20) or URI node (§10.3.4.23), like iPXE's; unique per disk.
+	var path efi.DevicePath
+	if id := d.ISCSI(); id != nil {
+		root, err := iscsi.ParseRootPath(d.RootPath)
+		if err != nil {
+			return err
+		}
+		opts := uint16(efi.ISCSIAuthNone)
+		switch {
+		case in.creds.Mutual():
+			opts = efi.ISCSIAuthCHAPBi
+		case in.creds.Enabled():
+			opts = efi.ISCSIAuthCHAPUni
+		}
+		path = in.n.pathTo(root.Server).Append(efi.ISCSINode(id.Target(), 1, id.LUN(), opts))
+	} else {
+		host := ""
+		if u, err := url.Parse(d.RootPath); err == nil {
+			host = u.Hostname()
+		}
+		path = in.n.pathTo(host).Append(efi.URINode(d.RootPath))
 	}
-	path = path.Append(efi.ISCSINode(d.Target(), 1, d.LUN(), opts))
 
-	g := &gate{}
-	// Grub and the kernel loader read in small pieces; the cache serves
-	// U-Boot's GPT rereads from memory and reads ahead of sequential
-	// streams with several iSCSI commands in flight.
-	c, err := cache.New(iscsiDisk{d: d, gone: g}, cache.Config{ChunkSize: 256 << 10, MaxReadAhead: 16})
-	if err != nil {
-		d.Close()
-		return 0, err
-	}
-	dev := blockio.New(pump{c, n.received}, uint32(drive))
+	dev := blockio.New(pump{d.Cache, in.n.received}, uint32(drive))
 	dev.Log = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 	h, err := efi.InstallBlockIO(dev, path)
 	if err != nil {
-		d.Close()
-		return 0, err
+		return err
 	}
 	// From here on U-Boot may hold pointers to our Block IO: snp-go must
-	// not return to it.
+	// not return to it. If connecting fails the drive is closed (san.Open)
+	// and the Block IO reports no media.
 	s.p.resident = "SAN disks are connected to U-Boot"
 	t := time.Now()
 	if err := efi.ConnectController(h.Handle, true); err != nil {
-		return 0, fmt.Errorf("SAN device %#x: %w", drive, err)
+		return fmt.Errorf("SAN device %#x: %w", drive, err)
 	}
 	st := dev.Stats()
 	fmt.Printf("SAN device %#x connected in %v (%d reads, %d KiB)\n", drive, time.Since(t).Round(time.Millisecond), st.Reads, st.BytesRead>>10)
-	s.drives[drive] = &sanDisk{drive: drive, root: root, disk: d, dev: dev, handle: h, path: path, gone: g, cache: c}
-	return drive, nil
+	s.drives[drive] = &sanDisk{drive: drive, d: d, dev: dev, handle: h, path: path}
+	in.drive = drive
+	return nil
 }
 
 // pathTo returns the device path of the NIC that reaches server: the
@@ -361,10 +281,7 @@ func (s *efiSAN) Unhook(ctx context.Context, drive int) error {
 	if sd == nil {
 		return fmt.Errorf("no SAN device %#x", drive)
 	}
-	sd.gone.mu.Lock()
-	sd.gone.off = true
-	sd.gone.mu.Unlock()
-	sd.cache.Close()
-	fmt.Printf("SAN device %#x: %v\n", drive, sd.cache.Stats())
-	return sd.disk.Close()
+	err := sd.d.Close() // the Block IO reports no media from now on
+	fmt.Printf("SAN device %#x: %v\n", drive, sd.d.Cache.Stats())
+	return err
 }
