@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -19,6 +19,7 @@ import (
 	"github.com/snp-go/snp-go/chap"
 	"github.com/snp-go/snp-go/iscsi"
 	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/san"
 	"github.com/snp-go/snp-go/script"
 	"github.com/snp-go/snp-go/script/settings"
 )
@@ -124,7 +125,10 @@ func (l *hostLinks) DHCP(ctx context.Context, name string) (settings.Lease, erro
 
 // hostFetcher fetches http and https with snp-go's own fetch code (the
 // EFI build's) over the host's sockets, and file: URIs from disk.
-type hostFetcher struct{ client *fetch.Client }
+type hostFetcher struct {
+	client *fetch.Client
+	http   *fetch.HTTP
+}
 
 func newHostFetcher(caFiles []string) (*hostFetcher, error) {
 	pool, err := x509.SystemCertPool()
@@ -150,7 +154,7 @@ func newHostFetcher(caFiles []string) (*hostFetcher, error) {
 	c := fetch.NewClient()
 	c.Register("http", h)
 	c.Register("https", h)
-	return &hostFetcher{client: c}, nil
+	return &hostFetcher{client: c, http: h}, nil
 }
 
 func (f *hostFetcher) Fetch(ctx context.Context, uri string, progress func(done, total int64)) ([]byte, error) {
@@ -225,66 +229,71 @@ func describePE(data []byte) string {
 	return fmt.Sprintf("PE/COFF machine %#04x: will not run on arm64", m)
 }
 
-// hostSAN logs in to iSCSI targets with snp-go's initiator and, on boot,
-// reads the GPT and the EFI System Partition to find the boot file.
+// hostSAN opens SAN disks with package san (snp-go's own code: iSCSI
+// with snp-go's initiator, HTTP range reads) and, on boot, reads the GPT
+// and the EFI System Partition through the read cache to find the boot
+// file.
 type hostSAN struct {
 	out         io.Writer
 	defaultFile string
 	finish      func()
+	http        *http.Client // for http(s):// root paths
 	mu          sync.Mutex
-	disks       map[int]*iscsi.Disk
+	drives      map[int]*san.Drive
+}
+
+// dryRun is snpctl's san.Installer: it says what was opened and keeps it
+// as drive.
+type dryRun struct {
+	s     *hostSAN
+	iqn   string
+	drive int
+}
+
+func (r dryRun) Install(ctx context.Context, d *san.Drive) error {
+	if id := d.ISCSI(); id != nil {
+		inq := id.Inquiry()
+		fmt.Fprintf(r.s.out, "iSCSI: logged in to %s as %s: %d blocks of %d bytes (%s)\n",
+			d.RootPath, r.iqn, id.Blocks(), id.BlockSize(), strings.TrimSpace(fmt.Sprintf("%s %s", inq.Vendor, inq.Product)))
+	} else {
+		fmt.Fprintf(r.s.out, "SAN: %s\n", d.Describe())
+	}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.s.drives == nil {
+		r.s.drives = map[int]*san.Drive{}
+	}
+	if old := r.s.drives[r.drive]; old != nil {
+		old.Close()
+	}
+	r.s.drives[r.drive] = d
+	return nil
 }
 
 func (s *hostSAN) Hook(ctx context.Context, rootPaths []string, cfg script.SANConfig) (int, error) {
-	var errs []error
-	for _, rp := range rootPaths {
-		d, err := s.login(ctx, rp, cfg)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.mu.Lock()
-		if s.disks == nil {
-			s.disks = map[int]*iscsi.Disk{}
-		}
-		if old := s.disks[cfg.Drive]; old != nil {
-			old.Close()
-		}
-		s.disks[cfg.Drive] = d
-		s.mu.Unlock()
-		return cfg.Drive, nil
-	}
-	return 0, errors.Join(errs...)
-}
-
-func (s *hostSAN) login(ctx context.Context, rootPath string, cfg script.SANConfig) (*iscsi.Disk, error) {
-	if !strings.HasPrefix(rootPath, "iscsi:") {
-		return nil, fmt.Errorf("%s: snpctl run supports iscsi: root paths only", rootPath)
-	}
 	c := cfg.Credentials
 	iqn := c.InitiatorIQN
 	if iqn == "" {
 		host, _ := os.Hostname()
 		var err error
 		if iqn, err = iscsi.DefaultInitiatorName(host, [16]byte{}); err != nil {
-			return nil, fmt.Errorf("no initiator-iqn setting and none can be derived: %w", err)
+			return 0, fmt.Errorf("no initiator-iqn setting and none can be derived: %w", err)
 		}
 	}
-	d, err := iscsi.Open(ctx, iscsi.Config{
-		RootPath:      rootPath,
+	_, err := san.Open(ctx, rootPaths, san.Config{
+		HTTP:          s.http,
 		InitiatorName: iqn,
 		Credentials: chap.Credentials{
 			Username: c.Username, Password: secret(c.Password),
 			ReverseUsername: c.ReverseUsername, ReversePassword: secret(c.ReversePassword),
 		},
-	})
+		Retries: cfg.Retries,
+		Logf:    func(f string, a ...any) { fmt.Fprintf(s.out, f+"\n", a...) },
+	}, dryRun{s: s, iqn: iqn, drive: cfg.Drive})
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	inq := d.Inquiry()
-	fmt.Fprintf(s.out, "iSCSI: logged in to %s as %s: %d blocks of %d bytes (%s)\n",
-		rootPath, iqn, d.Blocks(), d.BlockSize(), strings.TrimSpace(fmt.Sprintf("%s %s", inq.Vendor, inq.Product)))
-	return d, nil
+	return cfg.Drive, nil
 }
 
 func secret(s string) chap.Secret {
@@ -294,10 +303,10 @@ func secret(s string) chap.Secret {
 	return chap.NewSecret(s)
 }
 
-func (s *hostSAN) disk(drive int) (*iscsi.Disk, error) {
+func (s *hostSAN) disk(drive int) (*san.Drive, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.disks[drive]
+	d := s.drives[drive]
 	if d == nil {
 		return nil, fmt.Errorf("no SAN device %#02x is hooked: %w", drive, os.ErrNotExist)
 	}
@@ -305,13 +314,12 @@ func (s *hostSAN) disk(drive int) (*iscsi.Disk, error) {
 }
 
 func (s *hostSAN) Boot(ctx context.Context, drive int, cfg script.SANConfig) error {
-	d, err := s.disk(drive)
+	sd, err := s.disk(drive)
 	if err != nil {
 		return err
 	}
-	br := &gptfat.BlockReader{BlockSize: int(d.BlockSize()), Blocks: d.Blocks(), Read: func(lba uint64, buf []byte) error {
-		return d.ReadBlocks(ctx, lba, buf)
-	}}
+	d := sd.Cache
+	br := &gptfat.BlockReader{BlockSize: d.BlockSize(), Blocks: d.NumBlocks(), Read: d.ReadBlocks}
 	parts, err := gptfat.ReadGPT(br, br.BlockSize, br.Blocks)
 	if err != nil {
 		return fmt.Errorf("SAN device %#02x: %w", drive, err)
@@ -375,7 +383,7 @@ func (s *hostSAN) Unhook(ctx context.Context, drive int) error {
 		return err
 	}
 	s.mu.Lock()
-	delete(s.disks, drive)
+	delete(s.drives, drive)
 	s.mu.Unlock()
 	return d.Close()
 }
@@ -383,8 +391,8 @@ func (s *hostSAN) Unhook(ctx context.Context, drive int) error {
 func (s *hostSAN) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, d := range s.disks {
+	for k, d := range s.drives {
 		d.Close()
-		delete(s.disks, k)
+		delete(s.drives, k)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/snp-go/snp-go/blockio/memdisk"
 	"github.com/snp-go/snp-go/lab/tgt"
@@ -271,5 +272,46 @@ func TestRunSanboot(t *testing.T) {
 	out, _, code = runSnpctl(t, dir, args...)
 	if code != 1 || !strings.Contains(out, "sanboot: Could not open SAN device") {
 		t.Errorf("sanboot with a wrong password: exit %d\nstdout:\n%s", code, out)
+	}
+}
+
+// TestRunSanbootHTTP: sanboot of an http:// disk image reads the GPT and
+// the EFI System Partition with range requests through package san; a
+// server without range support is refused, naming the URL.
+func TestRunSanbootHTTP(t *testing.T) {
+	dir := t.TempDir()
+	img, err := memdisk.Build(8<<20, "SNPGO", []memdisk.File{{Path: "EFI/BOOT/BOOTAA64.EFI", Data: peImage(70000)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/disk.img":
+			http.ServeContent(w, r, "disk.img", time.Time{}, bytes.NewReader(img))
+		case "/plain.img":
+			w.Write(img)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer s.Close()
+	writeFile(t, dir, "san.ipxe", "#!ipxe\nsanboot "+s.URL+"/disk.img\necho not reached\n")
+	out, errOut, code := runSnpctl(t, dir, "san.ipxe")
+	if code != 0 {
+		t.Fatalf("sanboot http: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"SAN: " + s.URL + "/disk.img: 16384 x 512 bytes (read-only)",
+		`would boot \EFI\BOOT\BOOTAA64.EFI from SAN device 0x80, partition 1`,
+		"70000 bytes, PE/COFF arm64",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	writeFile(t, dir, "plain.ipxe", "#!ipxe\nsanboot "+s.URL+"/plain.img\n")
+	out, _, code = runSnpctl(t, dir, "plain.ipxe")
+	if want := s.URL + "/plain.img: the server ignores range requests"; code != 1 || !strings.Contains(out, want) {
+		t.Errorf("sanboot of a server without ranges: exit %d; want 1 and %q\nstdout:\n%s", code, want, out)
 	}
 }
