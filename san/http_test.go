@@ -291,3 +291,23 @@ func TestMACUUID(t *testing.T) {
 		t.Errorf("MACUUID = %x; want version 5, RFC 9562 variant", a)
 	}
 }
+
+// TestOpenRetries: a server that refuses connections is retried
+// san-retries times, a second apart.
+func TestOpenRetries(t *testing.T) {
+	var lines []string
+	cfg := Config{HTTP: http.DefaultClient, Retries: 2, Logf: func(f string, a ...any) { lines = append(lines, f) }}
+	start := time.Now()
+	if _, err := Open(context.Background(), []string{"http://127.0.0.1:1/disk.img"}, cfg, nopInstaller{}); err == nil {
+		t.Fatal("Open of a dead server = nil error")
+	}
+	retries := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "Retrying SAN open") {
+			retries++
+		}
+	}
+	if el := time.Since(start); retries != 2 || el < 2*time.Second {
+		t.Errorf("Open of a dead server with 2 retries: %d retries in %v; want 2, at least 2 s", retries, el)
+	}
+}
