@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/snp-go/snp-go/blockio"
 )
@@ -16,6 +17,10 @@ import (
 // HTTPBlockSize is the block size of an HTTP SAN disk (iPXE's
 // HTTP_BLKSIZE: the image is addressed in 512-byte sectors).
 const HTTPBlockSize = 512
+
+// HTTPAttemptTimeout bounds one range request: a hung connection is
+// abandoned and the request re-sent on a new one.
+const HTTPAttemptTimeout = 30 * time.Second
 
 // HTTPRetries is how often one range read is re-sent after a dropped
 // connection, a short body or a server error before the read fails.
@@ -146,7 +151,7 @@ func (d *HTTPDisk) ReadBlocks(lba uint64, buf []byte) error {
 var errPermanent = errors.New("not retried")
 
 func (d *HTTPDisk) readRange(first, last int64, buf []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), HTTPAttemptTimeout)
 	defer cancel()
 	resp, err := d.get(ctx, first, last)
 	if err != nil {
@@ -171,6 +176,9 @@ func (d *HTTPDisk) readRange(first, last int64, buf []byte) error {
 	if n, err := io.ReadFull(resp.Body, buf); err != nil {
 		return fmt.Errorf("connection closed after %d of %d bytes: %w", n, len(buf), err)
 	}
+	// Read to the end of the body so that the connection is kept for the
+	// next request (net/http closes one whose body was not drained).
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	return nil
 }
 

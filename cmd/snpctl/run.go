@@ -89,7 +89,7 @@ func runRun(args []string) error {
 		}
 	}()
 
-	san := &hostSAN{out: os.Stdout, defaultFile: *bootFile, http: fetcher.http.KeepAliveClient(17)}
+	san := &hostSAN{out: os.Stdout, defaultFile: *bootFile, http: fetcher.http.RangeClient(4)}
 	finish := func() {
 		san.closeAll()
 		runExit(0)

@@ -82,15 +82,14 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	return &HTTP{cfg: cfg, client: c}, nil
 }
 
-// KeepAliveClient returns a client with h's TLS trust, clock, dialer and
-// redirect policy that keeps connections open between requests (up to
-// idle per server): for many small requests to one server, such as an
-// HTTP SAN disk's range reads, where a TCP and TLS handshake per request
-// would cost more than the data.
-func (h *HTTP) KeepAliveClient(idle int) *http.Client {
+// RangeClient returns a client with h's TLS trust, clock, dialer and
+// redirect policy for many small requests to one server (an HTTP SAN
+// disk's range reads): at most conns connections to a server at once,
+// further requests wait for one (every open endpoint takes a share of the
+// stack's receive budget). Connections are not kept alive, as in Fetch.
+func (h *HTTP) RangeClient(conns int) *http.Client {
 	tr := h.client.Transport.(*http.Transport).Clone()
-	tr.DisableKeepAlives = false
-	tr.MaxIdleConnsPerHost = idle
+	tr.MaxConnsPerHost = conns
 	return &http.Client{Transport: tr, CheckRedirect: h.client.CheckRedirect}
 }
 
