@@ -22,6 +22,10 @@ const HTTPBlockSize = 512
 // abandoned and the request re-sent on a new one.
 const HTTPAttemptTimeout = 30 * time.Second
 
+// HTTPMaxReadAhead caps the cache's read-ahead for an HTTP disk: each
+// request in flight is a connection (and a TLS handshake) of its own.
+const HTTPMaxReadAhead = 4
+
 // HTTPRetries is how often one range read is re-sent after a dropped
 // connection, a short body or a server error before the read fails.
 const HTTPRetries = 3

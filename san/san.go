@@ -146,6 +146,9 @@ func openAny(ctx context.Context, rootPaths []string, cfg Config) (*Drive, error
 		if cc.MaxReadAhead == 0 {
 			cc.MaxReadAhead = 16
 		}
+		if _, ok := b.(*HTTPDisk); ok && cc.MaxReadAhead > HTTPMaxReadAhead {
+			cc.MaxReadAhead = HTTPMaxReadAhead
+		}
 		c, err := cache.New(b, cc)
 		if err != nil {
 			b.Close()

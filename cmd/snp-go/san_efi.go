@@ -103,7 +103,7 @@ func (s *efiSAN) Hook(ctx context.Context, rootPaths []string, cfg script.SANCon
 	inst := &efiInstaller{s: s, n: n, creds: creds, want: cfg.Drive}
 	_, err = san.Open(ctx, rootPaths, san.Config{
 		Dial:          n.resolver.Dialer(),
-		HTTP:          n.http.RangeClient(sanHTTPConns),
+		HTTP:          n.http.RangeClient(),
 		InitiatorName: iqn,
 		Credentials:   creds,
 		Retries:       cfg.Retries,
@@ -120,10 +120,6 @@ func (s *efiSAN) Hook(ctx context.Context, rootPaths []string, cfg script.SANCon
 }
 
 const sanReadAhead = 16
-
-// sanHTTPConns is how many connections an HTTP SAN disk opens to its
-// server at once; read-ahead requests beyond it queue.
-const sanHTTPConns = 4
 
 // efiInstaller installs an opened SAN drive as EFI Block IO.
 type efiInstaller struct {

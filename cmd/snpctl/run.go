@@ -89,7 +89,7 @@ func runRun(args []string) error {
 		}
 	}()
 
-	san := &hostSAN{out: os.Stdout, defaultFile: *bootFile, http: fetcher.http.RangeClient(4)}
+	san := &hostSAN{out: os.Stdout, defaultFile: *bootFile, http: fetcher.http.RangeClient()}
 	finish := func() {
 		san.closeAll()
 		runExit(0)

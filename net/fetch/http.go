@@ -84,12 +84,10 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 
 // RangeClient returns a client with h's TLS trust, clock, dialer and
 // redirect policy for many small requests to one server (an HTTP SAN
-// disk's range reads): at most conns connections to a server at once,
-// further requests wait for one (every open endpoint takes a share of the
-// stack's receive budget). Connections are not kept alive, as in Fetch.
-func (h *HTTP) RangeClient(conns int) *http.Client {
+// disk's range reads), without Fetch's stall timer: the caller bounds
+// each request. Connections are not kept alive, as in Fetch.
+func (h *HTTP) RangeClient() *http.Client {
 	tr := h.client.Transport.(*http.Transport).Clone()
-	tr.MaxConnsPerHost = conns
 	return &http.Client{Transport: tr, CheckRedirect: h.client.CheckRedirect}
 }
 
