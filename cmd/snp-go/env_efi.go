@@ -15,9 +15,9 @@ import (
 	"unsafe"
 
 	"github.com/snp-go/snp-go/efi"
-	snpnet "github.com/snp-go/snp-go/net"
 	"github.com/snp-go/snp-go/net/dhcp"
 	"github.com/snp-go/snp-go/net/fetch"
+	"github.com/snp-go/snp-go/net/ipstack"
 	"github.com/snp-go/snp-go/net/ntp"
 	"github.com/snp-go/snp-go/net/pxe"
 	"github.com/snp-go/snp-go/script"
@@ -142,7 +142,7 @@ func (l *efiLinks) Interfaces() []script.Interface {
 	return out
 }
 
-func (l *efiLinks) iface(name string) (*snpnet.Interface, error) {
+func (l *efiLinks) iface(name string) (*ipstack.Interface, error) {
 	ifc := l.net().stack.Interface(name)
 	if ifc == nil {
 		return nil, fmt.Errorf("%s: no such interface", name)
@@ -171,7 +171,7 @@ func (l *efiLinks) Close(ctx context.Context, name string) error {
 	}
 	l.closed[name] = true
 	l.mu.Unlock()
-	return ifc.Configure(snpnet.Config{})
+	return ifc.Configure(ipstack.Config{})
 }
 
 func (l *efiLinks) WaitLink(ctx context.Context, name string) error {
@@ -243,7 +243,7 @@ func (l *efiLinks) Ping(ctx context.Context, host string, size int, seq int) (sc
 		return script.PingReply{}, err
 	}
 	var r script.PingReply
-	_, err = l.net().stack.Ping(ctx, a, snpnet.PingOptions{Count: 1, Size: size, OnReply: func(p snpnet.PingReply) {
+	_, err = l.net().stack.Ping(ctx, a, ipstack.PingOptions{Count: 1, Size: size, OnReply: func(p ipstack.PingReply) {
 		r = script.PingReply{From: p.From, Size: p.Size, RTT: p.RTT}
 	}})
 	return r, err

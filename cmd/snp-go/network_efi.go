@@ -11,20 +11,20 @@ import (
 	"time"
 
 	"github.com/snp-go/snp-go/efi"
-	snpnet "github.com/snp-go/snp-go/net"
 	"github.com/snp-go/snp-go/net/dhcp"
 	"github.com/snp-go/snp-go/net/dns"
 	"github.com/snp-go/snp-go/net/fetch"
 	"github.com/snp-go/snp-go/net/fetch/ftp"
 	"github.com/snp-go/snp-go/net/fetch/nfs"
 	"github.com/snp-go/snp-go/net/fetch/tftp"
+	"github.com/snp-go/snp-go/net/ipstack"
 	"github.com/snp-go/snp-go/net/vlan"
 )
 
 // network is snp-go's network: every Simple Network handle U-Boot offers,
 // as net0, net1, ... on one gVisor stack.
 type network struct {
-	stack    *snpnet.Stack
+	stack    *ipstack.Stack
 	nics     []*efi.SNP
 	muxes    []*vlan.Mux // one per NIC: 802.1Q tagging happens here
 	resolver *dns.Resolver
@@ -46,7 +46,7 @@ func (p *efiPlatform) Network() (*network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no network interface: %w", err)
 	}
-	st, err := snpnet.NewStack(snpnet.Options{ReceiveBuffer: p.tcpWindow, ReceiveBudget: p.tcpWindow})
+	st, err := ipstack.NewStack(ipstack.Options{ReceiveBuffer: p.tcpWindow, ReceiveBudget: p.tcpWindow})
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (p *efiPlatform) Network() (*network, error) {
 			nic.Close()
 		}
 	})
-	snpnet.InstallSocketFunc(st)
+	ipstack.InstallSocketFunc(st)
 	n.resolver = &dns.Resolver{Stack: st}
 	var trust *fetch.Trust
 	if pem := embeddedFile("trust.pem"); pem != nil {
@@ -135,7 +135,7 @@ func (p *efiPlatform) SelftestNet(pingAddr, url string) error {
 		if err != nil {
 			return fmt.Errorf("--ping %q: %w", pingAddr, err)
 		}
-		st, err := n.stack.Ping(ctx, a, snpnet.PingOptions{Count: 3, Interval: 200 * time.Millisecond})
+		st, err := n.stack.Ping(ctx, a, ipstack.PingOptions{Count: 3, Interval: 200 * time.Millisecond})
 		if err != nil {
 			return fmt.Errorf("ping %v: %w", a, err)
 		}

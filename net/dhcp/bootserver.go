@@ -12,7 +12,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 	"github.com/snp-go/snp-go/net/pxe"
 )
 
@@ -27,7 +27,7 @@ const DefaultBootServerTimeout = 3 * time.Second
 // 4011), retransmitted with backoff for o.ProxyTimeout each (default
 // DefaultBootServerTimeout), until a DHCPACK for that type arrives from
 // port 67 or 4011 and, if accept is not nil, from a server in it.
-func BootServer(ctx context.Context, ifc *snpnet.Interface, o Options, typ uint16, attempt, accept []netip.Addr) (*ProxyLease, error) {
+func BootServer(ctx context.Context, ifc *ipstack.Interface, o Options, typ uint16, attempt, accept []netip.Addr) (*ProxyLease, error) {
 	if o.ProxyTimeout <= 0 {
 		o.ProxyTimeout = DefaultBootServerTimeout
 	}

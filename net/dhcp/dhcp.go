@@ -20,7 +20,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 )
 
 // Defaults for Options.
@@ -87,7 +87,7 @@ type Lease struct {
 	// concatenation and option 52 overload. Keys are option codes.
 	Options map[uint8][]byte
 	// Config is what was (or, with NoConfigure, would be) applied.
-	Config    snpnet.Config
+	Config    ipstack.Config
 	LeaseTime time.Duration // option 51; 0 if absent
 	Obtained  time.Time
 	Elapsed   time.Duration // first DISCOVER to ACK ("DHCP time to address")
@@ -151,7 +151,7 @@ const (
 // Run obtains a lease on ifc: DISCOVER, OFFER, REQUEST, ACK. On success it
 // configures ifc (address, routes, DNS, domain) unless o.NoConfigure.
 // ctx cancels the exchange (Ctrl-C).
-func Run(ctx context.Context, ifc *snpnet.Interface, o Options) (*Lease, error) {
+func Run(ctx context.Context, ifc *ipstack.Interface, o Options) (*Lease, error) {
 	o.setDefaults()
 	name := ifc.Name()
 	conn, err := ifc.BootstrapUDP(clientPort)
@@ -210,7 +210,7 @@ func Run(ctx context.Context, ifc *snpnet.Interface, o Options) (*Lease, error) 
 
 type client struct {
 	o     Options
-	ifc   *snpnet.Interface
+	ifc   *ipstack.Interface
 	conn  stdnet.PacketConn
 	xid   dhcpv4.TransactionID
 	start time.Time

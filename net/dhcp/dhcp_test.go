@@ -14,7 +14,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 	"github.com/snp-go/snp-go/net/nettest"
 )
 
@@ -132,9 +132,9 @@ func setup(t *testing.T, srv *testServer) (*nettest.Host, *nettest.Host) {
 }
 
 // setupWire is setup that also returns the wire, for more hosts.
-func setupWire(t *testing.T, srv *testServer) (*nettest.Host, *nettest.Host, *snpnet.Wire) {
+func setupWire(t *testing.T, srv *testServer) (*nettest.Host, *nettest.Host, *ipstack.Wire) {
 	t.Helper()
-	w := snpnet.NewWire()
+	w := ipstack.NewWire()
 	client := nettest.AddHost(t, w, 1, nettest.HostOptions{})
 	server := nettest.AddHost(t, w, 2, nettest.HostOptions{Prefix: netip.PrefixFrom(serverIP, 24)})
 	if srv != nil {
@@ -175,10 +175,10 @@ func TestLease(t *testing.T) {
 			t.Errorf("Options[%d] = %q; want %q", code, got, want)
 		}
 	}
-	wantCfg := snpnet.Config{
+	wantCfg := ipstack.Config{
 		Address: netip.MustParsePrefix("10.0.0.100/24"),
 		Gateway: netip.MustParseAddr("10.0.0.1"),
-		Routes: []snpnet.Route{
+		Routes: []ipstack.Route{
 			{Dst: netip.MustParsePrefix("192.168.7.0/24"), Gateway: netip.MustParseAddr("10.0.0.1")},
 			{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.0.0.1")},
 		},
@@ -201,7 +201,7 @@ func TestLease(t *testing.T) {
 		t.Errorf("REQUEST option 50 = %v; want %v", got, leaseIP)
 	}
 	// The configured address works: the server can ping the client.
-	if _, err := server.Stack.Ping(context.Background(), leaseIP, snpnet.PingOptions{Count: 1, Timeout: 2 * time.Second}); err != nil {
+	if _, err := server.Stack.Ping(context.Background(), leaseIP, ipstack.PingOptions{Count: 1, Timeout: 2 * time.Second}); err != nil {
 		t.Errorf("ping %v after lease: %v", leaseIP, err)
 	}
 	t.Logf("DHCP time to address: %v, %d messages", l.Elapsed, l.Sent)
@@ -232,7 +232,7 @@ func checkClientOptions(t *testing.T, m *dhcpv4.DHCPv4, mac stdnet.HardwareAddr)
 	}
 }
 
-func equalConfig(a, b snpnet.Config) bool {
+func equalConfig(a, b ipstack.Config) bool {
 	return a.Address == b.Address && a.Gateway == b.Gateway && slices.Equal(a.Routes, b.Routes) &&
 		slices.Equal(a.DNS, b.DNS) && a.Domain == b.Domain
 }

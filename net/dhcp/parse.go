@@ -9,7 +9,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 )
 
 // BOOTP field offsets (RFC 2131 section 2, figure 1).
@@ -145,8 +145,8 @@ func classfulBits(a netip.Addr) int {
 
 // classlessRoutes decodes option 121 (RFC 3442 section 2): width, the
 // significant octets of the destination, router.
-func classlessRoutes(b []byte) ([]snpnet.Route, error) {
-	var rs []snpnet.Route
+func classlessRoutes(b []byte) ([]ipstack.Route, error) {
+	var rs []ipstack.Route
 	for len(b) > 0 {
 		w := int(b[0])
 		if w > 32 {
@@ -159,7 +159,7 @@ func classlessRoutes(b []byte) ([]snpnet.Route, error) {
 		var d [4]byte
 		copy(d[:], b[1:1+sig])
 		gw := netip.AddrFrom4([4]byte(b[1+sig : 1+sig+4]))
-		r := snpnet.Route{Dst: netip.PrefixFrom(netip.AddrFrom4(d), w).Masked()}
+		r := ipstack.Route{Dst: netip.PrefixFrom(netip.AddrFrom4(d), w).Masked()}
 		if !gw.IsUnspecified() {
 			r.Gateway = gw
 		}
@@ -224,12 +224,12 @@ func readName(b []byte, off int) (string, int, error) {
 }
 
 // configFrom derives the interface configuration from an ACK.
-func configFrom(yiaddr netip.Addr, opts map[uint8][]byte) snpnet.Config {
+func configFrom(yiaddr netip.Addr, opts map[uint8][]byte) ipstack.Config {
 	bits, ok := maskBits(opts[optSubnetMask])
 	if !ok {
 		bits = classfulBits(yiaddr)
 	}
-	c := snpnet.Config{Address: netip.PrefixFrom(yiaddr, bits)}
+	c := ipstack.Config{Address: netip.PrefixFrom(yiaddr, bits)}
 	if gws := addrs4(opts[optRouter]); len(gws) > 0 {
 		c.Gateway = gws[0]
 	}

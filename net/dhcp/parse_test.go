@@ -8,20 +8,20 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 )
 
 func TestClasslessRoutes(t *testing.T) {
 	for _, tc := range []struct {
 		in      []byte
-		want    []snpnet.Route
+		want    []ipstack.Route
 		wantErr bool
 	}{
 		{in: nil, want: nil},
-		{in: []byte{0, 10, 0, 0, 1}, want: []snpnet.Route{{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.0.0.1")}}},
-		{in: []byte{8, 10, 0, 0, 0, 0}, want: []snpnet.Route{{Dst: netip.MustParsePrefix("10.0.0.0/8")}}}, // router 0.0.0.0: on-link
-		{in: []byte{25, 192, 168, 1, 128, 1, 2, 3, 4}, want: []snpnet.Route{{Dst: netip.MustParsePrefix("192.168.1.128/25"), Gateway: netip.MustParseAddr("1.2.3.4")}}},
-		{in: []byte{32, 1, 2, 3, 4, 5, 6, 7, 8}, want: []snpnet.Route{{Dst: netip.MustParsePrefix("1.2.3.4/32"), Gateway: netip.MustParseAddr("5.6.7.8")}}},
+		{in: []byte{0, 10, 0, 0, 1}, want: []ipstack.Route{{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.0.0.1")}}},
+		{in: []byte{8, 10, 0, 0, 0, 0}, want: []ipstack.Route{{Dst: netip.MustParsePrefix("10.0.0.0/8")}}}, // router 0.0.0.0: on-link
+		{in: []byte{25, 192, 168, 1, 128, 1, 2, 3, 4}, want: []ipstack.Route{{Dst: netip.MustParsePrefix("192.168.1.128/25"), Gateway: netip.MustParseAddr("1.2.3.4")}}},
+		{in: []byte{32, 1, 2, 3, 4, 5, 6, 7, 8}, want: []ipstack.Route{{Dst: netip.MustParsePrefix("1.2.3.4/32"), Gateway: netip.MustParseAddr("5.6.7.8")}}},
 		{in: []byte{33, 1, 2, 3, 4, 5, 6, 7, 8, 9}, wantErr: true},
 		{in: []byte{24, 10, 0, 0, 1, 2}, wantErr: true},
 	} {
@@ -53,12 +53,12 @@ func TestConfigFrom(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts map[uint8][]byte
-		want snpnet.Config
+		want ipstack.Config
 	}{
-		{"classful default mask", nil, snpnet.Config{Address: netip.MustParsePrefix("172.16.5.9/16")}},
-		{"non-contiguous mask ignored", map[uint8][]byte{1: {255, 0, 255, 0}}, snpnet.Config{Address: netip.MustParsePrefix("172.16.5.9/16")}},
-		{"search list when no domain", map[uint8][]byte{1: {255, 255, 255, 0}, 119: {1, 'a', 0}}, snpnet.Config{Address: netip.MustParsePrefix("172.16.5.9/24"), Domain: "a"}},
-		{"first router", map[uint8][]byte{3: {1, 1, 1, 1, 2, 2, 2, 2}, 6: {9, 9, 9, 9}}, snpnet.Config{Address: netip.MustParsePrefix("172.16.5.9/16"), Gateway: netip.MustParseAddr("1.1.1.1"), DNS: []netip.Addr{netip.MustParseAddr("9.9.9.9")}}},
+		{"classful default mask", nil, ipstack.Config{Address: netip.MustParsePrefix("172.16.5.9/16")}},
+		{"non-contiguous mask ignored", map[uint8][]byte{1: {255, 0, 255, 0}}, ipstack.Config{Address: netip.MustParsePrefix("172.16.5.9/16")}},
+		{"search list when no domain", map[uint8][]byte{1: {255, 255, 255, 0}, 119: {1, 'a', 0}}, ipstack.Config{Address: netip.MustParsePrefix("172.16.5.9/24"), Domain: "a"}},
+		{"first router", map[uint8][]byte{3: {1, 1, 1, 1, 2, 2, 2, 2}, 6: {9, 9, 9, 9}}, ipstack.Config{Address: netip.MustParsePrefix("172.16.5.9/16"), Gateway: netip.MustParseAddr("1.1.1.1"), DNS: []netip.Addr{netip.MustParseAddr("9.9.9.9")}}},
 	} {
 		if got := configFrom(yi, tc.opts); !equalConfig(got, tc.want) {
 			t.Errorf("%s: configFrom = %+v; want %+v", tc.name, got, tc.want)

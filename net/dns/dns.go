@@ -18,12 +18,12 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 )
 
 // Resolver resolves host names through a Stack.
 type Resolver struct {
-	Stack *snpnet.Stack
+	Stack *ipstack.Stack
 	// Servers and Search override the stack's DHCP-provided values.
 	Servers []netip.Addr
 	Search  []string

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 	"github.com/snp-go/snp-go/net/nettest"
 )
 
@@ -119,7 +119,7 @@ func server(t *testing.T, h *nettest.Host) *atomic.Int32 {
 func TestLookup(t *testing.T) {
 	a, b := nettest.Pair(t, nettest.HostOptions{}, nettest.HostOptions{})
 	server(t, b)
-	if err := a.If.Configure(snpnet.Config{Address: netip.MustParsePrefix("10.0.0.1/24"), DNS: []netip.Addr{b.Addr}, Domain: "example.test"}); err != nil {
+	if err := a.If.Configure(ipstack.Config{Address: netip.MustParsePrefix("10.0.0.1/24"), DNS: []netip.Addr{b.Addr}, Domain: "example.test"}); err != nil {
 		t.Fatal(err)
 	}
 	r := &Resolver{Stack: a.Stack, Timeout: time.Second}

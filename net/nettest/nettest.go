@@ -7,14 +7,14 @@ import (
 	"net/netip"
 	"testing"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 )
 
 // Host is one stack on the wire.
 type Host struct {
-	Stack *snpnet.Stack
-	If    *snpnet.Interface
-	Port  *snpnet.Port
+	Stack *ipstack.Stack
+	If    *ipstack.Interface
+	Port  *ipstack.Port
 	Addr  netip.Addr // zero when the host was created unconfigured
 }
 
@@ -23,10 +23,10 @@ type HostOptions struct {
 	// Prefix is the interface address; invalid leaves it unconfigured
 	// (for DHCP clients).
 	Prefix netip.Prefix
-	Port   snpnet.PortOptions
-	Stack  snpnet.Options
+	Port   ipstack.PortOptions
+	Stack  ipstack.Options
 	// NIC, if set, wraps the wire port before the stack sees it.
-	NIC func(snpnet.NIC) snpnet.NIC
+	NIC func(ipstack.NIC) ipstack.NIC
 }
 
 // MAC returns a locally administered unicast MAC ending in n.
@@ -34,14 +34,14 @@ func MAC(n byte) stdnet.HardwareAddr { return stdnet.HardwareAddr{0x02, 0x00, 0x
 
 // AddHost attaches a new stack to w with interface "net0" and MAC(n). The
 // stack is closed when the test ends.
-func AddHost(tb testing.TB, w *snpnet.Wire, n byte, o HostOptions) *Host {
+func AddHost(tb testing.TB, w *ipstack.Wire, n byte, o HostOptions) *Host {
 	tb.Helper()
 	port := w.NewPort(MAC(n), o.Port)
-	var nic snpnet.NIC = port
+	var nic ipstack.NIC = port
 	if o.NIC != nil {
 		nic = o.NIC(port)
 	}
-	s, err := snpnet.NewStack(o.Stack)
+	s, err := ipstack.NewStack(o.Stack)
 	if err != nil {
 		tb.Fatalf("NewStack: %v", err)
 	}
@@ -52,7 +52,7 @@ func AddHost(tb testing.TB, w *snpnet.Wire, n byte, o HostOptions) *Host {
 	}
 	h := &Host{Stack: s, If: ifc, Port: port}
 	if o.Prefix.IsValid() {
-		if err := ifc.Configure(snpnet.Config{Address: o.Prefix}); err != nil {
+		if err := ifc.Configure(ipstack.Config{Address: o.Prefix}); err != nil {
 			tb.Fatalf("Configure(%v): %v", o.Prefix, err)
 		}
 		h.Addr = o.Prefix.Addr()
@@ -64,7 +64,7 @@ func AddHost(tb testing.TB, w *snpnet.Wire, n byte, o HostOptions) *Host {
 // 10.0.0.2/24 (MAC ending 2), on a fresh wire.
 func Pair(tb testing.TB, a, b HostOptions) (*Host, *Host) {
 	tb.Helper()
-	w := snpnet.NewWire()
+	w := ipstack.NewWire()
 	if !a.Prefix.IsValid() {
 		a.Prefix = netip.MustParsePrefix("10.0.0.1/24")
 	}

@@ -12,7 +12,7 @@ import (
 	"net/netip"
 	"time"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 )
 
 // Result of one successful query.
@@ -101,7 +101,7 @@ var errMismatch = errors.New("reply does not match the request")
 
 // Query asks server (port 123 if zero) for the time. now is the local clock
 // (nil: time.Now); the Result's Time is now() at arrival plus the offset.
-func Query(ctx context.Context, s *snpnet.Stack, server netip.AddrPort, now func() time.Time) (Result, error) {
+func Query(ctx context.Context, s *ipstack.Stack, server netip.AddrPort, now func() time.Time) (Result, error) {
 	if now == nil {
 		now = time.Now
 	}

@@ -12,7 +12,7 @@ import (
 	stdnet "net"
 	"sync"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 )
 
 // 802.1Q tag layout (IEEE 802.1Q-2018 section 9.6): TPID 0x8100, then TCI =
@@ -77,7 +77,7 @@ type Stats struct {
 // Mux demultiplexes one physical NIC by VLAN ID. All its NICs share the
 // parent's receive ring: any of them calling Receive drains the parent.
 type Mux struct {
-	parent snpnet.NIC
+	parent ipstack.NIC
 	depth  int
 
 	mu       sync.Mutex        // guards everything below and serialises parent calls
@@ -93,11 +93,11 @@ type Mux struct {
 // is the real limit (32 on U-Boot); this only smooths one poll round.
 const QueueDepth = 64
 
-// NewMux wraps parent. If parent is a snpnet.Readier (host wire), the NICs
+// NewMux wraps parent. If parent is a ipstack.Readier (host wire), the NICs
 // the Mux returns are Readiers too.
-func NewMux(parent snpnet.NIC) *Mux {
+func NewMux(parent ipstack.NIC) *Mux {
 	m := &Mux{parent: parent, depth: QueueDepth, children: map[uint16]*child{}, buf: make([]byte, 65536), stop: make(chan struct{})}
-	if r, ok := parent.(snpnet.Readier); ok {
+	if r, ok := parent.(ipstack.Readier); ok {
 		go m.pump(r.Ready())
 	}
 	return m
@@ -138,13 +138,13 @@ func (m *Mux) Stats() Stats {
 }
 
 // Native returns the NIC for untagged (and VID 0 priority-tagged) frames.
-func (m *Mux) Native() snpnet.NIC { return m.get(0) }
+func (m *Mux) Native() ipstack.NIC { return m.get(0) }
 
 // VLAN returns the NIC for VLAN vid (1..4094). Its frames leave tagged with
 // priority code point pcp (0..7, IEEE 802.1Q §6.9.3; iPXE's vcreate
 // --priority); its MAC and MTU are the parent's (the NIC must accept
 // 1518-byte frames; U-Boot accepts up to 1522).
-func (m *Mux) VLAN(vid uint16, pcp uint8) (snpnet.NIC, error) {
+func (m *Mux) VLAN(vid uint16, pcp uint8) (ipstack.NIC, error) {
 	if vid < MinVID || vid > MaxVID {
 		return nil, fmt.Errorf("vlan: tag %d out of range %d..%d", vid, MinVID, MaxVID)
 	}
@@ -158,7 +158,7 @@ func (m *Mux) VLAN(vid uint16, pcp uint8) (snpnet.NIC, error) {
 	return n, nil
 }
 
-func (m *Mux) get(vid uint16) snpnet.NIC {
+func (m *Mux) get(vid uint16) ipstack.NIC {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.children[vid]
@@ -166,7 +166,7 @@ func (m *Mux) get(vid uint16) snpnet.NIC {
 		c = &child{m: m, vid: vid, ready: make(chan struct{}, 1)}
 		m.children[vid] = c
 	}
-	if _, ok := m.parent.(snpnet.Readier); ok {
+	if _, ok := m.parent.(ipstack.Readier); ok {
 		return readyChild{c}
 	}
 	return c

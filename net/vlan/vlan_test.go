@@ -12,8 +12,8 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 
-	snpnet "github.com/snp-go/snp-go/net"
 	"github.com/snp-go/snp-go/net/dhcp"
+	"github.com/snp-go/snp-go/net/ipstack"
 	"github.com/snp-go/snp-go/net/nettest"
 )
 
@@ -51,8 +51,8 @@ type sniffer struct {
 	frames [][]byte
 }
 
-func (s *sniffer) opts() snpnet.PortOptions {
-	return snpnet.PortOptions{Promiscuous: true, Drop: func(f []byte) bool {
+func (s *sniffer) opts() ipstack.PortOptions {
+	return ipstack.PortOptions{Promiscuous: true, Drop: func(f []byte) bool {
 		s.mu.Lock()
 		s.frames = append(s.frames, append([]byte(nil), f...))
 		s.mu.Unlock()
@@ -78,20 +78,20 @@ func (s *sniffer) count(src stdnet.HardwareAddr, vid uint16) int {
 }
 
 type vhost struct {
-	stack  *snpnet.Stack
+	stack  *ipstack.Stack
 	mux    *Mux
-	native *snpnet.Interface
-	vlan   *snpnet.Interface
+	native *ipstack.Interface
+	vlan   *ipstack.Interface
 	mac    stdnet.HardwareAddr
 }
 
 // newVHost builds a stack with net0 (untagged) and net0-<vid> on one port.
-func newVHost(t *testing.T, w *snpnet.Wire, n byte, vid uint16, native, tagged string) *vhost {
+func newVHost(t *testing.T, w *ipstack.Wire, n byte, vid uint16, native, tagged string) *vhost {
 	t.Helper()
-	port := w.NewPort(nettest.MAC(n), snpnet.PortOptions{})
+	port := w.NewPort(nettest.MAC(n), ipstack.PortOptions{})
 	m := NewMux(port)
 	t.Cleanup(func() { m.Close() })
-	s, err := snpnet.NewStack(snpnet.Options{})
+	s, err := ipstack.NewStack(ipstack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,9 +107,9 @@ func newVHost(t *testing.T, w *snpnet.Wire, n byte, vid uint16, native, tagged s
 	if h.vlan, err = s.AddInterface("net0-5", vn); err != nil {
 		t.Fatal(err)
 	}
-	for ifc, p := range map[*snpnet.Interface]string{h.native: native, h.vlan: tagged} {
+	for ifc, p := range map[*ipstack.Interface]string{h.native: native, h.vlan: tagged} {
 		if p != "" {
-			if err := ifc.Configure(snpnet.Config{Address: netip.MustParsePrefix(p)}); err != nil {
+			if err := ifc.Configure(ipstack.Config{Address: netip.MustParsePrefix(p)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -117,13 +117,13 @@ func newVHost(t *testing.T, w *snpnet.Wire, n byte, vid uint16, native, tagged s
 	return h
 }
 
-func ping(s *snpnet.Stack, dst string) error {
-	_, err := s.Ping(context.Background(), netip.MustParseAddr(dst), snpnet.PingOptions{Count: 1, Timeout: 300 * time.Millisecond})
+func ping(s *ipstack.Stack, dst string) error {
+	_, err := s.Ping(context.Background(), netip.MustParseAddr(dst), ipstack.PingOptions{Count: 1, Timeout: 300 * time.Millisecond})
 	return err
 }
 
 func TestVLANTrafficAndIsolation(t *testing.T) {
-	w := snpnet.NewWire()
+	w := ipstack.NewWire()
 	var sn sniffer
 	w.NewPort(nettest.MAC(99), sn.opts())
 	a := newVHost(t, w, 1, 5, "10.0.0.1/24", "10.5.0.1/24")
@@ -154,7 +154,7 @@ func TestVLANTrafficAndIsolation(t *testing.T) {
 		t.Error("untagged host reached VLAN 5; want isolation")
 	}
 	// A tag nobody registered is counted and dropped.
-	other := w.NewPort(nettest.MAC(4), snpnet.PortOptions{})
+	other := w.NewPort(nettest.MAC(4), ipstack.PortOptions{})
 	bcast := append(bytes.Repeat([]byte{0xff}, 6), nettest.MAC(4)...)
 	other.Transmit(Insert(nil, append(bcast, 0x08, 0x06, 0, 0), 7, 0))
 	time.Sleep(50 * time.Millisecond)
@@ -166,7 +166,7 @@ func TestVLANTrafficAndIsolation(t *testing.T) {
 // TestDHCPPerVLAN: each interface gets its lease from the server on its own
 // VLAN.
 func TestDHCPPerVLAN(t *testing.T) {
-	w := snpnet.NewWire()
+	w := ipstack.NewWire()
 	a := newVHost(t, w, 1, 5, "", "")
 	b := newVHost(t, w, 2, 5, "10.0.0.2/24", "10.5.0.2/24")
 	serve(t, b.stack, b.native, "10.0.0.100", "10.0.0.2")
@@ -190,7 +190,7 @@ func TestDHCPPerVLAN(t *testing.T) {
 }
 
 // serve runs a one-address DHCP server on ifc.
-func serve(t *testing.T, s *snpnet.Stack, ifc *snpnet.Interface, lease, self string) {
+func serve(t *testing.T, s *ipstack.Stack, ifc *ipstack.Interface, lease, self string) {
 	conn, err := s.ListenUDPBroadcast(ifc, netip.MustParseAddrPort("0.0.0.0:67"))
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func FuzzMux(f *testing.F) {
 	})
 }
 
-func mustVLAN(t *testing.T, m *Mux, vid uint16) snpnet.NIC {
+func mustVLAN(t *testing.T, m *Mux, vid uint16) ipstack.NIC {
 	n, err := m.VLAN(vid, 0)
 	if err != nil {
 		t.Fatal(err)

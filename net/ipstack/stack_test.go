@@ -1,4 +1,4 @@
-package net_test
+package ipstack_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	snpnet "github.com/snp-go/snp-go/net"
+	"github.com/snp-go/snp-go/net/ipstack"
 	"github.com/snp-go/snp-go/net/nettest"
 )
 
@@ -130,7 +130,7 @@ func TestReceiveBudgetSplit(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	dial := func() *snpnet.TCPConn {
+	dial := func() *ipstack.TCPConn {
 		c, err := a.Stack.DialTCP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(b.Addr, 7))
 		if err != nil {
 			t.Fatalf("DialTCP: %v", err)
@@ -138,17 +138,17 @@ func TestReceiveBudgetSplit(t *testing.T) {
 		return c
 	}
 	c1 := dial()
-	if got, want := c1.ReceiveBuffer(), snpnet.DefaultReceiveBuffer; got != want {
+	if got, want := c1.ReceiveBuffer(), ipstack.DefaultReceiveBuffer; got != want {
 		t.Errorf("one connection: ReceiveBuffer() = %d; want %d", got, want)
 	}
 	c2 := dial()
-	for _, c := range []*snpnet.TCPConn{c1, c2} {
-		if got, want := c.ReceiveBuffer(), snpnet.DefaultReceiveBudget/2; got != want {
+	for _, c := range []*ipstack.TCPConn{c1, c2} {
+		if got, want := c.ReceiveBuffer(), ipstack.DefaultReceiveBudget/2; got != want {
 			t.Errorf("two connections: ReceiveBuffer() = %d; want %d", got, want)
 		}
 	}
 	c2.Close()
-	if got, want := c1.ReceiveBuffer(), snpnet.DefaultReceiveBuffer; got != want {
+	if got, want := c1.ReceiveBuffer(), ipstack.DefaultReceiveBuffer; got != want {
 		t.Errorf("after closing one: ReceiveBuffer() = %d; want %d", got, want)
 	}
 	c1.Close()
@@ -157,7 +157,7 @@ func TestReceiveBudgetSplit(t *testing.T) {
 // stallNIC emulates a firmware app that is busy now and then: during a pause
 // Receive reports nothing pending, so frames pile up in the port's ring.
 type stallNIC struct {
-	snpnet.NIC
+	ipstack.NIC
 	run, pause time.Duration
 	mu         sync.Mutex
 	next       time.Time
@@ -189,18 +189,18 @@ func (s *stallNIC) Receive(b []byte) (int, error) {
 func TestRingNeverOverflows(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		stack    snpnet.Options
+		stack    ipstack.Options
 		conns    int
 		size     int
 		overflow bool
 	}{
 		{name: "default-1conn", conns: 1, size: 2 << 20},
 		{name: "default-3conns", conns: 3, size: 2 << 20},
-		{name: "1MiB-rcvbuf", stack: snpnet.Options{ReceiveBuffer: 1 << 20, ReceiveBudget: 1 << 20}, conns: 1, size: 16 << 20, overflow: true},
+		{name: "1MiB-rcvbuf", stack: ipstack.Options{ReceiveBuffer: 1 << 20, ReceiveBudget: 1 << 20}, conns: 1, size: 16 << 20, overflow: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ring := snpnet.PortOptions{RingLimit: 32, DieOnOverflow: true}
-			stall := func(n snpnet.NIC) snpnet.NIC {
+			ring := ipstack.PortOptions{RingLimit: 32, DieOnOverflow: true}
+			stall := func(n ipstack.NIC) ipstack.NIC {
 				return &stallNIC{NIC: n, run: 3 * time.Millisecond, pause: 5 * time.Millisecond}
 			}
 			a, b := nettest.Pair(t, nettest.HostOptions{Port: ring, Stack: tc.stack, NIC: stall}, nettest.HostOptions{})
@@ -248,10 +248,10 @@ func TestRingNeverOverflows(t *testing.T) {
 
 func TestPing(t *testing.T) {
 	a, b := nettest.Pair(t, nettest.HostOptions{}, nettest.HostOptions{})
-	var replies []snpnet.PingReply
-	st, err := a.Stack.Ping(context.Background(), b.Addr, snpnet.PingOptions{
+	var replies []ipstack.PingReply
+	st, err := a.Stack.Ping(context.Background(), b.Addr, ipstack.PingOptions{
 		Count: 3, Interval: 10 * time.Millisecond, Size: 100,
-		OnReply: func(r snpnet.PingReply) { replies = append(replies, r) },
+		OnReply: func(r ipstack.PingReply) { replies = append(replies, r) },
 	})
 	if err != nil {
 		t.Fatalf("Ping(%v) = %v", b.Addr, err)
@@ -265,7 +265,7 @@ func TestPing(t *testing.T) {
 		}
 	}
 	// Nobody at .9: ARP fails, no reply.
-	_, err = a.Stack.Ping(context.Background(), netip.MustParseAddr("10.0.0.9"), snpnet.PingOptions{Count: 1, Timeout: 200 * time.Millisecond})
+	_, err = a.Stack.Ping(context.Background(), netip.MustParseAddr("10.0.0.9"), ipstack.PingOptions{Count: 1, Timeout: 200 * time.Millisecond})
 	if err == nil {
 		t.Fatal("Ping(10.0.0.9) with no host = nil error; want no reply error")
 	}
@@ -334,8 +334,8 @@ func TestSocketTypes(t *testing.T) {
 func BenchmarkTCPThroughput(b *testing.B) {
 	for _, rb := range []int{16 << 10, 32 << 10, 64 << 10} {
 		b.Run(byteSize(rb), func(b *testing.B) {
-			o := snpnet.Options{ReceiveBuffer: rb, ReceiveBudget: rb}
-			x, y := nettest.Pair(b, nettest.HostOptions{Stack: o, Port: snpnet.PortOptions{RingLimit: 32}}, nettest.HostOptions{})
+			o := ipstack.Options{ReceiveBuffer: rb, ReceiveBudget: rb}
+			x, y := nettest.Pair(b, nettest.HostOptions{Stack: o, Port: ipstack.PortOptions{RingLimit: 32}}, nettest.HostOptions{})
 			const size = 8 << 20
 			serveSource(b, y, 80, size)
 			b.SetBytes(size)
@@ -359,10 +359,10 @@ func byteSize(n int) string {
 // 255.255.255.255 and a configured peer (reconfigured once, which must not
 // drop its limited-broadcast address) receives it and answers by broadcast.
 func TestBootstrapBroadcast(t *testing.T) {
-	w := snpnet.NewWire()
+	w := ipstack.NewWire()
 	client := nettest.AddHost(t, w, 1, nettest.HostOptions{})
 	server := nettest.AddHost(t, w, 2, nettest.HostOptions{Prefix: netip.MustParsePrefix("10.0.0.2/24")})
-	if err := server.If.Configure(snpnet.Config{Address: netip.MustParsePrefix("10.0.0.2/24")}); err != nil {
+	if err := server.If.Configure(ipstack.Config{Address: netip.MustParsePrefix("10.0.0.2/24")}); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := server.Stack.ListenUDPBroadcast(server.If, netip.MustParseAddrPort("0.0.0.0:67"))
@@ -396,16 +396,16 @@ func TestBootstrapBroadcast(t *testing.T) {
 }
 
 func TestRemoveInterface(t *testing.T) {
-	w := snpnet.NewWire()
-	s, err := snpnet.NewStack(snpnet.Options{})
+	w := ipstack.NewWire()
+	s, err := ipstack.NewStack(ipstack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.AddInterface("net0", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, snpnet.PortOptions{})); err != nil {
+	if _, err := s.AddInterface("net0", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, ipstack.PortOptions{})); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddInterface("net0-5", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, snpnet.PortOptions{})); err != nil {
+	if _, err := s.AddInterface("net0-5", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, ipstack.PortOptions{})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RemoveInterface("net0-5"); err != nil {
@@ -418,7 +418,7 @@ func TestRemoveInterface(t *testing.T) {
 		t.Errorf("RemoveInterface of a removed interface succeeded")
 	}
 	// The name can be used again.
-	if _, err := s.AddInterface("net0-5", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, snpnet.PortOptions{})); err != nil {
+	if _, err := s.AddInterface("net0-5", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, ipstack.PortOptions{})); err != nil {
 		t.Errorf("re-adding net0-5: %v", err)
 	}
 }

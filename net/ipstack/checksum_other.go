@@ -1,5 +1,5 @@
 //go:build !arm64
 
-package net
+package ipstack
 
 func sum64(b []byte) uint64 { return sum64Generic(b) }

@@ -1,16 +1,12 @@
-// Package net is snp-go's network layer: a raw Ethernet NIC abstraction, a
+// Package ipstack is snp-go's IP stack: a raw Ethernet NIC abstraction, a
 // gVisor TCP/IP stack on top of it that never blocks in the receive path, a
 // receive-window budget that respects U-Boot's 32-frame SNP receive ring, and
 // helpers that hand out standard net.Conn / net.PacketConn values.
 //
-// The package name clashes with the standard library on purpose (the import
-// path is github.com/snp-go/snp-go/net); importers usually alias it:
-//
-//	import snpnet "github.com/snp-go/snp-go/net"
-//
-// Sub-packages: vlan (802.1Q tagging), dhcp (DHCPv4 client), dns (resolver),
-// ntp (SNTP client), fetch (http/https downloads).
-package net
+// The protocols on top of it are net's other packages: vlan (802.1Q
+// tagging), dhcp (DHCPv4 client), pxe (PXE options), dns (resolver), ntp
+// (SNTP client), fetch (http/https/tftp/ftp/nfs downloads).
+package ipstack
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package net
+package ipstack
 
 // sum64 is the ones' complement sum of b's little-endian 64-bit words
 // (len(b) a multiple of 8), carries added back (checksum_arm64.s).

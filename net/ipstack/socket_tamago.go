@@ -1,6 +1,6 @@
 //go:build tamago
 
-package net
+package ipstack
 
 import (
 	"context"
