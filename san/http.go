@@ -22,9 +22,17 @@ const HTTPBlockSize = 512
 // abandoned and the request re-sent on a new one.
 const HTTPAttemptTimeout = 30 * time.Second
 
-// HTTPMaxReadAhead caps the cache's read-ahead for an HTTP disk: each
-// request in flight is a connection (and a TLS handshake) of its own.
-const HTTPMaxReadAhead = 4
+// HTTPMaxConns is the most range requests (and so kept-alive connections)
+// an HTTP disk has in flight at once. Each connection takes a share of the
+// TCP receive budget that U-Boot's 32-frame receive ring allows in all;
+// five at once, each starting with its full window, overflowed it in QEMU
+// (the receive path then dies for good). HTTP/1.1 does not pipeline, so
+// two give one read-ahead beside the read Grub waits for.
+const HTTPMaxConns = 2
+
+// HTTPMaxReadAhead caps the cache's read-ahead for an HTTP disk (chunks in
+// flight beyond the one being read).
+const HTTPMaxReadAhead = HTTPMaxConns - 1
 
 // HTTPRetries is how often one range read is re-sent after a dropped
 // connection, a short body or a server error before the read fails.
@@ -37,6 +45,9 @@ type HTTPDisk struct {
 	client *http.Client
 	size   int64
 
+	// slots bounds the requests in flight (HTTPMaxConns).
+	slots chan struct{}
+
 	mu   sync.Mutex
 	gone bool
 }
@@ -48,7 +59,7 @@ var ErrNoRanges = errors.New("the server ignores range requests")
 // the image. A server that ignores Range (200, or no Accept-Ranges: bytes
 // and no 206) is refused: every block read would download the whole image.
 func OpenHTTP(ctx context.Context, url string, client *http.Client) (*HTTPDisk, error) {
-	d := &HTTPDisk{url: url, client: client}
+	d := &HTTPDisk{url: url, client: client, slots: make(chan struct{}, HTTPMaxConns)}
 	resp, err := d.get(ctx, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, err)
@@ -155,6 +166,8 @@ func (d *HTTPDisk) ReadBlocks(lba uint64, buf []byte) error {
 var errPermanent = errors.New("not retried")
 
 func (d *HTTPDisk) readRange(first, last int64, buf []byte) error {
+	d.slots <- struct{}{}
+	defer func() { <-d.slots }()
 	ctx, cancel := context.WithTimeout(context.Background(), HTTPAttemptTimeout)
 	defer cancel()
 	resp, err := d.get(ctx, first, last)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -309,5 +311,60 @@ func TestOpenRetries(t *testing.T) {
 	}
 	if el := time.Since(start); retries != 2 || el < 2*time.Second {
 		t.Errorf("Open of a dead server with 2 retries: %d retries in %v; want 2, at least 2 s", retries, el)
+	}
+}
+
+// TestHTTPDiskBoundsConnections: however many reads run at once (the
+// cache's read-ahead beside a multi-chunk read), at most HTTPMaxConns
+// range requests are in flight, on connections that are kept alive.
+func TestHTTPDiskBoundsConnections(t *testing.T) {
+	img := image(4 << 20)
+	var inFlight, most, conns atomic.Int32
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(2 * time.Millisecond)
+		http.ServeContent(w, r, "disk.img", time.Time{}, bytes.NewReader(img))
+	}))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	s.Start()
+	defer s.Close()
+	d, err := OpenHTTP(context.Background(), s.URL+"/disk.img", s.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lba := uint64(i * 256)
+			buf := make([]byte, 256*512)
+			if err := d.ReadBlocks(lba, buf); err != nil {
+				errs <- err
+			} else if !bytes.Equal(buf, img[lba*512:lba*512+uint64(len(buf))]) {
+				errs <- fmt.Errorf("ReadBlocks(%d) returned other bytes than the image", lba)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if m := most.Load(); m > HTTPMaxConns {
+		t.Errorf("%d range requests in flight at once; want at most HTTPMaxConns = %d", m, HTTPMaxConns)
+	}
+	// OpenHTTP's probe plus at most HTTPMaxConns for the 32 reads.
+	if c := conns.Load(); c > HTTPMaxConns+1 {
+		t.Errorf("32 reads opened %d connections; want at most %d (kept alive)", c, HTTPMaxConns+1)
 	}
 }

@@ -103,7 +103,7 @@ func (s *efiSAN) Hook(ctx context.Context, rootPaths []string, cfg script.SANCon
 	inst := &efiInstaller{s: s, n: n, creds: creds, want: cfg.Drive}
 	_, err = san.Open(ctx, rootPaths, san.Config{
 		Dial:          n.resolver.Dialer(),
-		HTTP:          n.http.RangeClient(),
+		HTTP:          n.http.RangeClient(san.HTTPMaxConns),
 		InitiatorName: iqn,
 		Credentials:   creds,
 		Retries:       cfg.Retries,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/snp-go/snp-go/san"
 	"github.com/snp-go/snp-go/script"
 	"github.com/snp-go/snp-go/script/lineedit"
 	"github.com/snp-go/snp-go/script/settings"
@@ -89,12 +90,12 @@ func runRun(args []string) error {
 		}
 	}()
 
-	san := &hostSAN{out: os.Stdout, defaultFile: *bootFile, http: fetcher.http.RangeClient()}
+	hs := &hostSAN{out: os.Stdout, defaultFile: *bootFile, http: fetcher.http.RangeClient(san.HTTPMaxConns)}
 	finish := func() {
-		san.closeAll()
+		hs.closeAll()
 		runExit(0)
 	}
-	san.finish = finish
+	hs.finish = finish
 	e := script.New(script.Env{
 		Console:  con,
 		Links:    links,
@@ -102,13 +103,13 @@ func runRun(args []string) error {
 		Resolver: hostResolver{},
 		Fetcher:  fetcher,
 		Booter:   &hostBooter{out: os.Stdout, finish: finish},
-		SAN:      san,
+		SAN:      hs,
 		Trust:    anchors,
 		Version:  "snpctl",
 		// TimeSync, VLANs and System stay nil: the host's clock, VLANs and
 		// power are not snpctl's to change.
 	})
-	defer san.closeAll()
+	defer hs.closeAll()
 	for _, s := range sets {
 		name, value, ok := strings.Cut(s, "=")
 		if !ok {

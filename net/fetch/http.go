@@ -85,9 +85,20 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 // RangeClient returns a client with h's TLS trust, clock, dialer and
 // redirect policy for many small requests to one server (an HTTP SAN
 // disk's range reads), without Fetch's stall timer: the caller bounds
-// each request. Connections are not kept alive, as in Fetch.
-func (h *HTTP) RangeClient() *http.Client {
+// each request. Unlike Fetch's, its connections are kept alive, at most
+// maxConns per server: a new connection costs a TCP and TLS handshake, and
+// every open connection takes a share of the stack's receive budget (a
+// burst on several new ones at once is what overflows U-Boot's 32-frame
+// receive ring). Close the disk's idle connections when done with it.
+func (h *HTTP) RangeClient(maxConns int) *http.Client {
+	if maxConns < 1 {
+		maxConns = 1
+	}
 	tr := h.client.Transport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = false
+	tr.MaxConnsPerHost = maxConns
+	tr.MaxIdleConnsPerHost = maxConns
+	tr.IdleConnTimeout = 60 * time.Second
 	return &http.Client{Transport: tr, CheckRedirect: h.client.CheckRedirect}
 }
 
