@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/snp-go/snp-go/internal/certstore"
 	"github.com/snp-go/snp-go/net/dns"
 )
 
@@ -24,6 +25,10 @@ type HTTPConfig struct {
 	Trust *Trust
 	// Clock checks certificate validity (zero: time.Now, "system clock").
 	Clock Clock
+	// Store, if not nil, is the certificate store (iPXE's certstore): its
+	// certificates complete a server's chain as intermediates (never as
+	// roots), and the certificates servers send are cached in it.
+	Store *certstore.Store
 	// UserAgent (default "snp-go").
 	UserAgent string
 	// Stall aborts a download when no data arrived for this long
@@ -59,6 +64,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 			MinVersion: tls.VersionTLS12,
 			Time:       cfg.Clock.now,
 		},
+		DialTLSContext:        dialTLS(cfg),
 		TLSHandshakeTimeout:   cfg.Stall,
 		ResponseHeaderTimeout: cfg.Stall,
 		// A kept-alive idle connection would hold a share of the stack's
