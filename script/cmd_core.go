@@ -36,6 +36,7 @@ func builtinCommands() []*Command {
 	}
 	cmds = append(cmds, imageCommands()...)
 	cmds = append(cmds, trustCommands()...)
+	cmds = append(cmds, certCommands()...)
 	cmds = append(cmds, netCommands()...)
 	cmds = append(cmds, sanCommands()...)
 	cmds = append(cmds, uiCommands()...)

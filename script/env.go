@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/snp-go/snp-go/internal/certstore"
 	"github.com/snp-go/snp-go/script/lineedit"
 	"github.com/snp-go/snp-go/script/settings"
 )
@@ -171,6 +172,9 @@ type Env struct {
 	SAN      SAN
 	System   System
 	Trust    TrustAnchors // for imgverify
+	// Certs is the certificate store (certstat, certstore, certfree),
+	// shared with HTTPS and imgverify; nil: the engine keeps its own.
+	Certs *certstore.Store
 	// Now returns the time (for ${unixtime} and `time`); nil: time.Now.
 	Now func() time.Time
 

@@ -95,7 +95,7 @@ func imgverifyRun(ctx context.Context, c *Call) error {
 	}
 	signer, _ := c.Value("signer")
 	if _, err := imgverify.Verify(imgverify.Request{Image: img.Data, ImageName: img.Name, Signature: sig.Data, SignatureName: sig.Name,
-		Signer: signer, Anchors: anchors, Now: c.E.env.Now()}); err != nil {
+		Signer: signer, Anchors: anchors, Now: c.E.env.Now(), Store: c.E.certStore()}); err != nil {
 		return Errorf(EACCES, "Could not verify: %w", err)
 	}
 	img.Trusted = true

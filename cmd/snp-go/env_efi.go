@@ -92,6 +92,7 @@ func (p *efiPlatform) env(con *lineedit.Console) script.Env {
 		Booter:  efiBooter{p},
 		System:  efiSystem{},
 		Trust:   efiTrust{},
+		Certs:   &certStore,
 		Version: version,
 		Now:     p.now,
 	}

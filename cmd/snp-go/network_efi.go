@@ -92,7 +92,7 @@ func (p *efiPlatform) Network() (*network, error) {
 		trust = fetch.PublicRoots()
 		n.trust = "public roots"
 	}
-	n.http, err = fetch.NewHTTP(fetch.HTTPConfig{Dial: n.resolver.Dialer(), Trust: trust, Clock: fetch.Clock{Now: p.now, Source: p.clock}})
+	n.http, err = fetch.NewHTTP(fetch.HTTPConfig{Dial: n.resolver.Dialer(), Trust: trust, Clock: fetch.Clock{Now: p.now, Source: p.clock}, Store: &certStore})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/snp-go/snp-go/internal/certstore"
 	"github.com/snp-go/snp-go/san"
 	"github.com/snp-go/snp-go/script"
 	"github.com/snp-go/snp-go/script/lineedit"
@@ -66,7 +67,8 @@ func runRun(args []string) error {
 	if err != nil {
 		return err
 	}
-	fetcher, err := newHostFetcher(cas)
+	certs := &certstore.Store{} // certstore: shared by HTTPS and imgverify
+	fetcher, err := newHostFetcher(cas, certs)
 	if err != nil {
 		return err
 	}
@@ -105,6 +107,7 @@ func runRun(args []string) error {
 		Booter:   &hostBooter{out: os.Stdout, finish: finish},
 		SAN:      hs,
 		Trust:    anchors,
+		Certs:    certs,
 		Version:  "snpctl",
 		// TimeSync, VLANs and System stay nil: the host's clock, VLANs and
 		// power are not snpctl's to change.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/snp-go/snp-go/blockio/gptfat"
 	"github.com/snp-go/snp-go/chap"
+	"github.com/snp-go/snp-go/internal/certstore"
 	"github.com/snp-go/snp-go/iscsi"
 	"github.com/snp-go/snp-go/net/fetch"
 	"github.com/snp-go/snp-go/san"
@@ -130,7 +131,7 @@ type hostFetcher struct {
 	http   *fetch.HTTP
 }
 
-func newHostFetcher(caFiles []string) (*hostFetcher, error) {
+func newHostFetcher(caFiles []string, store *certstore.Store) (*hostFetcher, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
@@ -147,7 +148,7 @@ func newHostFetcher(caFiles []string) (*hostFetcher, error) {
 		source += " + " + f
 	}
 	d := &net.Dialer{}
-	h, err := fetch.NewHTTP(fetch.HTTPConfig{Dial: d.DialContext, Trust: &fetch.Trust{Pool: pool, Source: source}, UserAgent: "snpctl"})
+	h, err := fetch.NewHTTP(fetch.HTTPConfig{Dial: d.DialContext, Trust: &fetch.Trust{Pool: pool, Source: source}, UserAgent: "snpctl", Store: store})
 	if err != nil {
 		return nil, err
 	}

@@ -176,6 +176,22 @@ func (s *Store) Seen(chain []*x509.Certificate, validated bool) {
 	}
 }
 
+// SeenHeld marks the certificates of a verified chain Validated, and
+// makes them the most recently used, leaving out those the store does
+// not hold (a trust root that was not sent: roots are trusted, not held).
+func (s *Store) SeenHeld(chain []*x509.Certificate) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(chain) - 1; i >= 0; i-- {
+		if j := s.find(chain[i]); j >= 0 {
+			s.add(chain[i]).Validated = true
+		}
+	}
+}
+
 // Fingerprint is the certificate's SHA-1 fingerprint in lower-case hex,
 // as iPXE's certstat shows it.
 func Fingerprint(c *x509.Certificate) string {

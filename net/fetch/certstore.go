@@ -63,19 +63,7 @@ func verifyChain(cfg HTTPConfig, host string, certs []*x509.Certificate) error {
 		cfg.Store.Seen(certs, false)
 		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
 	}
-	// The root came from cfg.Trust: it joins the store only if it was
-	// sent or is there already (a root is trusted by fingerprint, not
-	// held, as in iPXE).
-	held := map[string]bool{}
-	for _, c := range append(cfg.Store.Certificates(), certs...) {
-		held[string(c.Raw)] = true
-	}
-	var seen []*x509.Certificate
-	for _, c := range chains[0] {
-		if held[string(c.Raw)] {
-			seen = append(seen, c)
-		}
-	}
-	cfg.Store.Seen(seen, true)
+	cfg.Store.Seen(certs, false)
+	cfg.Store.SeenHeld(chains[0])
 	return nil
 }

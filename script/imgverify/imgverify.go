@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/smallstep/pkcs7"
+
+	"github.com/snp-go/snp-go/internal/certstore"
 )
 
 // Anchors are the certificate authorities a signer must chain to, and
@@ -100,6 +102,10 @@ type Request struct {
 	Signer        string // required signer name (CN or DNS subjectAltName), "" for any
 	Anchors       Anchors
 	Now           time.Time // when certificates must be valid
+	// Store, if not nil, is the certificate store (iPXE's certstore):
+	// its certificates are extra intermediates (never anchors), and the
+	// signature's certificates are cached in it.
+	Store *certstore.Store
 }
 
 // Signer is a certificate that signed the image.
@@ -129,10 +135,8 @@ func Verify(req Request) ([]Signer, error) {
 	if req.Anchors.Pool == nil {
 		return nil, fail(UnknownSigner, nil, nil, "no trust anchors in this build")
 	}
-	intermediates := x509.NewCertPool()
-	for _, c := range p7.Certificates {
-		intermediates.AddCert(c)
-	}
+	req.Store.Seen(p7.Certificates, false)
+	intermediates := req.Store.Intermediates(p7.Certificates...)
 	var (
 		done  []Signer
 		names []string
@@ -152,10 +156,12 @@ func Verify(req Request) ([]Signer, error) {
 		// The chain first (iPXE: validate, then usage, then digest).
 		opts := x509.VerifyOptions{Roots: req.Anchors.Pool, Intermediates: intermediates,
 			CurrentTime: req.Now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
-		if _, err := cert.Verify(opts); err != nil {
+		chains, err := cert.Verify(opts)
+		if err != nil {
 			r, detail := chainReason(cert, err, req.Now, req.Anchors.Source)
 			return nil, fail(r, cert, err, "%s", detail)
 		}
+		req.Store.SeenHeld(chains[0])
 		if cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
 			return nil, fail(WrongUsage, cert, nil, "the certificate cannot make signatures (no digitalSignature key usage)")
 		}
