@@ -7,6 +7,7 @@ import (
 	stdnet "net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -45,6 +46,14 @@ type TCPConn struct {
 	ep   tcpip.Endpoint
 	b    *budget
 	once sync.Once
+	read *atomic.Uint64 // the stack's count of bytes read
+}
+
+// Read reads from the connection, counting the bytes for ipstat.
+func (c *TCPConn) Read(b []byte) (int, error) {
+	n, err := c.TCPConn.Read(b)
+	c.read.Add(uint64(n))
+	return n, err
 }
 
 // Close releases the connection's share of the receive budget and closes it.
@@ -100,7 +109,7 @@ func (s *Stack) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (*TCPC
 	if terr != nil {
 		return fail(tcpipErr(terr))
 	}
-	return &TCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep, b: s.budget}, nil
+	return &TCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep, b: s.budget, read: &s.tcpRead}, nil
 }
 
 // Listener accepts TCP connections; accepted connections join the receive
@@ -161,7 +170,7 @@ func (l *Listener) Accept() (stdnet.Conn, error) {
 			return nil, &stdnet.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: tcpipErr(terr)}
 		}
 		l.s.budget.add(ep)
-		return &TCPConn{TCPConn: gonet.NewTCPConn(wq, ep), ep: ep, b: l.s.budget}, nil
+		return &TCPConn{TCPConn: gonet.NewTCPConn(wq, ep), ep: ep, b: l.s.budget, read: &l.s.tcpRead}, nil
 	}
 }
 

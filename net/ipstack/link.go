@@ -50,6 +50,7 @@ type linkEndpoint struct {
 	rxFrames, rxBytes, rxShort, rxErrors atomic.Uint64
 	rxRounds, rxChecksum                 atomic.Uint64
 	txFrames, txBytes, txErrors          atomic.Uint64
+	ip                                   ipCounters // for ipstat
 }
 
 var _ stack.LinkEndpoint = (*linkEndpoint)(nil)
@@ -143,6 +144,7 @@ func (l *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 		}
 		l.txFrames.Add(1)
 		l.txBytes.Add(uint64(len(frame)))
+		l.ip.countOut(frame)
 		n++
 	}
 	l.mu.Unlock()
@@ -209,12 +211,17 @@ func (l *linkEndpoint) receive(frame []byte) {
 	if proto == header.IPv4ProtocolNumber {
 		ip := frame[ethHeaderLen:]
 		tcp, ok := checkIPv4(ip)
+		l.ip.countIn(ip, pktType, ok)
 		if !ok {
 			l.rxChecksum.Add(1)
 			return
 		}
 		if tcp != nil && pktType == tcpip.PacketHost {
+			open := l.run.hdrLen > 0
 			joined := l.run.add(ip, tcp)
+			if joined && open {
+				l.ip.coalesced.Add(1)
+			}
 			if !joined {
 				l.flushRun() // keep the flow's order
 				joined = l.run.add(ip, tcp)

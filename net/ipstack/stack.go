@@ -98,9 +98,12 @@ type Stack struct {
 
 	links atomic.Pointer[[]*linkEndpoint] // copy-on-write for the poller
 	kick  chan struct{}                   // wakes an idle poller when links change
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	// tcpRead counts the bytes applications read from TCP connections
+	// (ipstat's TCP InOctetsGood).
+	tcpRead atomic.Uint64
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 }
 
 // NewStack creates the stack and starts its poll goroutine.

@@ -1,0 +1,185 @@
+package ipstack
+
+import (
+	stdnet "net"
+	"net/netip"
+	"sort"
+	"sync/atomic"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// IPStats are the IPv4 counters of RFC 4293's ipSystemStatsTable, the
+// ones iPXE's ipstat shows. The link counts what it sees of each frame
+// (receives, octets, broadcast and multicast, header checksum errors,
+// fragments, transmits), since it coalesces TCP segments before gVisor's
+// IP layer sees them; gVisor counts the rest. Counters neither can tell
+// stay 0: InTruncatedPkts (gVisor counts such packets as header errors),
+// ReasmOKs and OutNoRoutes.
+type IPStats struct {
+	InReceives, InOctets, InMcastPkts, InBcastPkts              uint64
+	InHdrErrors, InAddrErrors, InUnknownProtos, InTruncatedPkts uint64
+	ReasmReqds, ReasmOKs, ReasmFails                            uint64
+	InDelivers, OutRequests, OutNoRoutes                        uint64
+	OutTransmits, OutMcastPkts, OutBcastPkts, OutOctets         uint64
+}
+
+// TCPStats are the TCP counters iPXE's ipstat shows: segments received
+// with a good checksum and their payload octets (counted by the link,
+// before coalescing), the octets read by applications (InOctetsGood:
+// new in-order data), and the segments dropped for a bad checksum or
+// found invalid by gVisor (InDiscards). InOutOfOrder is not counted.
+type TCPStats struct {
+	InSegs, InOctets, InOctetsGood, InDiscards, InOutOfOrder uint64
+}
+
+// ipCounters are a link's per-frame IPv4 and TCP counts.
+type ipCounters struct {
+	inReceives, inOctets, inMcast, inBcast, inHdrErrors, inFragments atomic.Uint64
+	outTransmits, outOctets, outMcast, outBcast                      atomic.Uint64
+	tcpSegs, tcpOctets, tcpBadChecksum, coalesced                    atomic.Uint64
+}
+
+// countIn counts a received IPv4 packet ip (frame type t) before its
+// checks; ok is checkIPv4's verdict.
+func (c *ipCounters) countIn(ip []byte, t tcpip.PacketType, ok bool) {
+	c.inReceives.Add(1)
+	c.inOctets.Add(uint64(len(ip)))
+	switch t {
+	case tcpip.PacketBroadcast:
+		c.inBcast.Add(1)
+	case tcpip.PacketMulticast:
+		c.inMcast.Add(1)
+	}
+	h := header.IPv4(ip)
+	if len(ip) < header.IPv4MinimumSize {
+		return
+	}
+	hlen, total := int(h.HeaderLength()), int(h.TotalLength())
+	if hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) {
+		return
+	}
+	if !ok {
+		if onesSum(ip[:hlen], 0) != 0xffff {
+			c.inHdrErrors.Add(1)
+		} else if h.Protocol() == uint8(header.TCPProtocolNumber) {
+			c.tcpBadChecksum.Add(1)
+		}
+		return
+	}
+	if h.More() || h.FragmentOffset() != 0 {
+		c.inFragments.Add(1)
+		return
+	}
+	if h.Protocol() == uint8(header.TCPProtocolNumber) && total-hlen >= header.TCPMinimumSize {
+		tcp := header.TCP(ip[hlen:total])
+		if off := int(tcp.DataOffset()); off >= header.TCPMinimumSize && off <= len(tcp) {
+			c.tcpSegs.Add(1)
+			c.tcpOctets.Add(uint64(len(tcp) - off))
+		}
+	}
+}
+
+// countOut counts a transmitted frame if it carries IPv4.
+func (c *ipCounters) countOut(frame []byte) {
+	if len(frame) < ethHeaderLen {
+		return
+	}
+	eth := header.Ethernet(frame)
+	if eth.Type() != header.IPv4ProtocolNumber {
+		return
+	}
+	c.outTransmits.Add(1)
+	c.outOctets.Add(uint64(len(frame) - ethHeaderLen))
+	switch dst := eth.DestinationAddress(); {
+	case dst == header.EthernetBroadcastAddress:
+		c.outBcast.Add(1)
+	case header.IsMulticastEthernetAddress(dst):
+		c.outMcast.Add(1)
+	}
+}
+
+// IPv4Stats returns the stack's IPv4 counters (all interfaces).
+func (s *Stack) IPv4Stats() IPStats {
+	var st IPStats
+	for _, l := range *s.links.Load() {
+		c := &l.ip
+		st.InReceives += c.inReceives.Load()
+		st.InOctets += c.inOctets.Load()
+		st.InMcastPkts += c.inMcast.Load()
+		st.InBcastPkts += c.inBcast.Load()
+		st.InHdrErrors += c.inHdrErrors.Load()
+		st.ReasmReqds += c.inFragments.Load()
+		st.InDelivers += c.coalesced.Load() // segments joined into one packet were each delivered
+		st.OutTransmits += c.outTransmits.Load()
+		st.OutOctets += c.outOctets.Load()
+		st.OutMcastPkts += c.outMcast.Load()
+		st.OutBcastPkts += c.outBcast.Load()
+	}
+	g := s.s.Stats()
+	st.InHdrErrors += g.IP.MalformedPacketsReceived.Value()
+	st.InAddrErrors = g.IP.InvalidDestinationAddressesReceived.Value()
+	st.ReasmFails = g.IP.MalformedFragmentsReceived.Value()
+	st.InDelivers += g.IP.PacketsDelivered.Value()
+	st.OutRequests = g.IP.PacketsSent.Value() + g.IP.OutgoingPacketErrors.Value()
+	m := g.NICs.UnknownL4ProtocolRcvdPacketCounts
+	for _, k := range m.Keys() {
+		if n, ok := m.Get(k); ok {
+			st.InUnknownProtos += n.Value()
+		}
+	}
+	return st
+}
+
+// TCPStats returns the stack's TCP receive counters.
+func (s *Stack) TCPStats() TCPStats {
+	var st TCPStats
+	for _, l := range *s.links.Load() {
+		st.InSegs += l.ip.tcpSegs.Load()
+		st.InOctets += l.ip.tcpOctets.Load()
+		st.InDiscards += l.ip.tcpBadChecksum.Load()
+	}
+	st.InOctetsGood = s.tcpRead.Load()
+	st.InDiscards += s.s.Stats().TCP.InvalidSegmentsReceived.Value()
+	return st
+}
+
+// Neighbour is one entry of the ARP cache (RFC 826).
+type Neighbour struct {
+	Interface  string
+	Addr       netip.Addr
+	MAC        stdnet.HardwareAddr // nil while Incomplete
+	Incomplete bool                // ARP request sent, no reply yet
+}
+
+// Neighbours returns the ARP cache of every interface, in interface
+// order and by address within one. Entries whose resolution failed are
+// left out (iPXE forgets them).
+func (s *Stack) Neighbours() []Neighbour {
+	var out []Neighbour
+	for _, ifc := range s.Interfaces() {
+		es, err := s.s.Neighbors(ifc.id, ipv4.ProtocolNumber)
+		if err != nil {
+			continue
+		}
+		var list []Neighbour
+		for _, e := range es {
+			n := Neighbour{Interface: ifc.name, Addr: netip.AddrFrom4(e.Addr.As4())}
+			switch e.State {
+			case stack.Unreachable, stack.Unknown:
+				continue
+			case stack.Incomplete:
+				n.Incomplete = true
+			default:
+				n.MAC = stdnet.HardwareAddr(e.LinkAddr)
+			}
+			list = append(list, n)
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].Addr.Less(list[j].Addr) })
+		out = append(out, list...)
+	}
+	return out
+}
