@@ -38,6 +38,7 @@ func builtinCommands() []*Command {
 	cmds = append(cmds, trustCommands()...)
 	cmds = append(cmds, certCommands()...)
 	cmds = append(cmds, netCommands()...)
+	cmds = append(cmds, netStatCommands()...)
 	cmds = append(cmds, sanCommands()...)
 	cmds = append(cmds, uiCommands()...)
 	return cmds

@@ -186,11 +186,19 @@ func iflinkwaitRun(ctx context.Context, c *Call) error {
 
 // ifconf opens the interface and runs DHCP on it, storing the lease in
 // settings scope "<name>.dhcp" (iPXE ifconf with the dhcp configurator).
-func (e *Engine) ifconf(ctx context.Context, i Interface) error {
+func (e *Engine) ifconf(ctx context.Context, i Interface) error { return e.ifconfVia(ctx, i, "") }
+
+// ifconfVia is ifconf with --configurator conf ("" when not given),
+// which iPXE names in its message: "Configuring [dhcp] (net0 ...)".
+func (e *Engine) ifconfVia(ctx context.Context, i Interface, conf string) error {
 	if err := e.ifopen(ctx, i); err != nil {
 		return err
 	}
-	e.printf("Configuring (%s %s)...", i.Name, hexMAC(i.MAC))
+	via := ""
+	if conf != "" {
+		via = "[" + conf + "] "
+	}
+	e.printf("Configuring %s(%s %s)...", via, i.Name, hexMAC(i.MAC))
 	lease, err := e.env.Links.DHCP(ctx, i.Name)
 	if err != nil {
 		e.printf(" failed\n")
@@ -227,8 +235,9 @@ func (e *Engine) ifconf(ctx context.Context, i Interface) error {
 }
 
 func ifconfRun(ctx context.Context, c *Call) error {
-	if conf, ok := c.Value("configurator"); ok && conf != "dhcp" {
-		return Errorf(ENOTSUP, "%q: no such configurator (snp-go has \"dhcp\")", conf)
+	conf, given := c.Value("configurator")
+	if given && conf != "dhcp" {
+		return configuratorError(conf)
 	}
 	return forInterfaces(c, true, func(i Interface) error {
 		dctx, cancel, err := timeoutCtx(ctx, c, 0)
@@ -236,7 +245,7 @@ func ifconfRun(ctx context.Context, c *Call) error {
 			return err
 		}
 		defer cancel()
-		return c.E.ifconf(dctx, i)
+		return c.E.ifconfVia(dctx, i, conf)
 	})
 }
 

@@ -55,6 +55,13 @@ type BootServers interface {
 	PXEBootServer(ctx context.Context, name string, typ uint16, opt43 []byte) (settings.Lease, error)
 }
 
+// NetStats is the network stack's counters and neighbour table (ipstat,
+// nstat), an optional extension of Links.
+type NetStats interface {
+	IPStats() (IPStats, TCPStats, error)
+	Neighbours() ([]Neighbour, error)
+}
+
 // PingReply is one answered echo request.
 type PingReply struct {
 	From netip.Addr
