@@ -11,11 +11,11 @@ import (
 // IPStats are the IPv4 counters iPXE's ipstat shows (RFC 4293
 // ipSystemStatsTable).
 type IPStats struct {
-	InReceives, InOctets, InMcastPkts, InBcastPkts             uint64
+	InReceives, InOctets, InMcastPkts, InBcastPkts              uint64
 	InHdrErrors, InAddrErrors, InUnknownProtos, InTruncatedPkts uint64
-	ReasmReqds, ReasmOKs, ReasmFails                           uint64
-	InDelivers, OutRequests, OutNoRoutes                       uint64
-	OutTransmits, OutMcastPkts, OutBcastPkts, OutOctets        uint64
+	ReasmReqds, ReasmOKs, ReasmFails                            uint64
+	InDelivers, OutRequests, OutNoRoutes                        uint64
+	OutTransmits, OutMcastPkts, OutBcastPkts, OutOctets         uint64
 }
 
 // TCPStats are the TCP counters iPXE's ipstat shows.
