@@ -18,7 +18,9 @@ import (
 // fragments, transmits), since it coalesces TCP segments before gVisor's
 // IP layer sees them; gVisor counts the rest. Counters neither can tell
 // stay 0: InTruncatedPkts (gVisor counts such packets as header errors),
-// ReasmOKs and OutNoRoutes.
+// ReasmOKs and OutNoRoutes. InDelivers also counts the stack's own
+// broadcasts, which gVisor loops back (iPXE does not): after DHCP it can
+// exceed InReceives by the DHCP requests.
 type IPStats struct {
 	InReceives, InOctets, InMcastPkts, InBcastPkts              uint64
 	InHdrErrors, InAddrErrors, InUnknownProtos, InTruncatedPkts uint64
