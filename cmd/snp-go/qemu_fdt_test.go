@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +22,9 @@ import (
 // gzip-compressed Linux kernel with imgextract (sha256sum of the result
 // equals the kernel's), and chains it: Linux prints the model of the
 // device tree snp-go installed as the EFI_DTB_TABLE_GUID configuration
-// table, not that of U-Boot's own (QEMU's "linux,dummy-virt"). The device
-// tree is QEMU's own for this machine (dumpdtb) with the model renamed.
+// table, not that of U-Boot's own (QEMU's "linux,dummy-virt"), and runs
+// on it until it finds no root file system. The device tree is QEMU's own
+// for the lab's machine (dumpdtb) with the model renamed.
 func TestQEMUFDT(t *testing.T) {
 	lab.SkipIfMissing(t)
 	pkg, err := bootdisk.Fetch()
@@ -35,7 +37,14 @@ func TestQEMUFDT(t *testing.T) {
 	}
 	dir := t.TempDir()
 	dtbPath := filepath.Join(dir, "qemu.dtb")
-	if out, err := exec.Command("qemu-system-aarch64", "-M", "virt,dumpdtb="+dtbPath, "-cpu", "cortex-a57", "-m", "1024", "-nic", "none", "-nographic").CombinedOutput(); err != nil {
+	// The machine as the lab starts it: with firmware loaded, QEMU's virt
+	// has an ACPI GED where it otherwise has a PL061 GPIO, and Linux
+	// faults probing a device the tree names but the machine lacks.
+	args, err := lab.Config{NoNet: true}.Args(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("qemu-system-aarch64", append(args, "-machine", "dumpdtb="+dtbPath)...).CombinedOutput(); err != nil {
 		t.Fatalf("qemu dumpdtb: %v\n%s", err, out)
 	}
 	dtb, err := os.ReadFile(dtbPath)
@@ -65,7 +74,7 @@ fdt tftp://10.0.2.2/test.dtb
 imgextract tftp://10.0.2.2/vmlinuz.gz
 sha256sum vmlinuz
 imgstat
-chain vmlinuz console=ttyAMA0 panic=-1
+chain vmlinuz console=ttyAMA0 earlycon=pl011,0x9000000 panic=-1
 `
 	efi := lab.NeedEFI(t, lab.EFIBuild{Embed: writeFile(t, "embed.ipxe", []byte(script))})
 	m, _ := lab.StartEFI(t, lab.Config{TFTP: dir}, efi, "")
@@ -83,11 +92,16 @@ chain vmlinuz console=ttyAMA0 panic=-1
 	if _, err := m.Expect(fmt.Sprintf("test.dtb : %d bytes [data] [FDT] [HIDDEN]", len(dtb)), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	r, err := m.Expect(regexp.MustCompile(`Machine model: [^\r\n]*`), 2*time.Minute)
+	r, err := m.Expect(regexp.MustCompile(`Machine model: [^\r\n]*[\r\n]`), 2*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Text != "Machine model: snp-go,fdt-tests" {
+	if strings.TrimSpace(r.Text) != "Machine model: snp-go,fdt-tests" {
 		t.Errorf("Linux saw %q; want the model of the device tree snp-go installed (snp-go,fdt-tests)", r.Text)
+	}
+	// The kernel runs on that device tree to the end of its start: no
+	// root file system was given.
+	if _, err := m.Expect("VFS: Unable to mount root fs", 2*time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }
