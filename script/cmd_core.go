@@ -41,6 +41,7 @@ func builtinCommands() []*Command {
 	cmds = append(cmds, netStatCommands()...)
 	cmds = append(cmds, sanCommands()...)
 	cmds = append(cmds, uiCommands()...)
+	cmds = append(cmds, imgxCommands()...)
 	return cmds
 }
 

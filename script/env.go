@@ -112,6 +112,19 @@ type Booter interface {
 	Boot(ctx context.Context, req BootRequest) error
 }
 
+// DeviceTree installs the device tree chosen with `fdt` as the EFI
+// configuration table EFI_DTB_TABLE_GUID while the booted image runs
+// (iPXE efi_fdt_install), and puts the firmware's own table back after.
+type DeviceTree interface {
+	InstallFDT(blob []byte) error
+	RestoreFDT() error
+}
+
+// Syncer waits until no background operation is in progress (`sync`).
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // SANCredentials are the settings a SAN login uses (iPXE's username,
 // password, reverse-username, reverse-password, initiator-iqn).
 type SANCredentials struct {
@@ -182,6 +195,9 @@ type Env struct {
 	// Certs is the certificate store (certstat, certstore, certfree),
 	// shared with HTTPS and imgverify; nil: the engine keeps its own.
 	Certs *certstore.Store
+	// DeviceTree and Syncer are for fdt and sync (cmd_imgx.go).
+	DeviceTree DeviceTree
+	Syncer     Syncer
 	// Now returns the time (for ${unixtime} and `time`); nil: time.Now.
 	Now func() time.Time
 

@@ -50,6 +50,7 @@ type Engine struct {
 	depth   int
 	replace *Image
 	trust   imageTrust
+	imgx    imgxState // fdt, shim (cmd_imgx.go)
 	history *lineedit.History
 }
 

@@ -19,6 +19,7 @@ type Image struct {
 	Selected bool   // chosen with imgselect/kernel: what a bare `boot` runs
 	AutoFree bool   // unregister after it has been executed
 	Trusted  bool   // verified with imgverify (iPXE IMAGE_TRUSTED)
+	Hidden   bool   // not offered to a booted image: the fdt or shim (iPXE IMAGE_HIDDEN)
 }
 
 // Kind names what the image is, judged from its first bytes.
@@ -28,6 +29,8 @@ func (img *Image) Kind() string {
 		return "script"
 	case IsEFIImage(img.Data):
 		return "efi"
+	case archiveKind(img.Data) != "":
+		return archiveKind(img.Data)
 	}
 	return "data"
 }
@@ -182,10 +185,9 @@ func (e *Engine) execImage(ctx context.Context, img *Image) error {
 		}
 		return err
 	case "efi":
-		if e.env.Booter == nil {
-			return notAvailable("boot", "the EFI image loader: no booter in this build")
-		}
-		return e.env.Booter.Boot(ctx, BootRequest{Image: img, Images: e.Images()})
+		return e.bootEFI(ctx, img)
+	case "gzip", "zlib":
+		return e.execArchive(ctx, img)
 	}
 	return Errorf(ENOEXEC, "%s is neither an iPXE script (#!ipxe) nor an EFI executable (PE/COFF)", img.Name)
 }
@@ -335,11 +337,15 @@ func imgstatRun(ctx context.Context, c *Call) error {
 		if img.Selected {
 			flags += " [SELECTED]"
 		}
+		flags += c.E.imgxFlags(img)
 		if img.Trusted {
 			flags += " [TRUSTED]"
 		}
 		if img.AutoFree {
 			flags += " [AUTOFREE]"
+		}
+		if img.Hidden {
+			flags += " [HIDDEN]"
 		}
 		c.E.printf("%s : %d bytes [%s]%s", img.Name, len(img.Data), img.Kind(), flags)
 		if img.Args != "" {

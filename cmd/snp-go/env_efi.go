@@ -103,6 +103,7 @@ func (p *efiPlatform) env(con *lineedit.Console) script.Env {
 		e.Links, e.Pinger, e.Resolver, e.TimeSync, e.VLANs, e.Fetcher = nl, nl, nl, nl, nl, nl
 	}
 	e.SAN = p.san()
+	e.DeviceTree = &efiDeviceTree{} // fdt (fdt_efi.go)
 	return e
 }
 

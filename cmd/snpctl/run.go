@@ -111,6 +111,8 @@ func runRun(args []string) error {
 		Version:  "snpctl",
 		// TimeSync, VLANs and System stay nil: the host's clock, VLANs and
 		// power are not snpctl's to change.
+
+		DeviceTree: hostDeviceTree{out: os.Stdout}, // fdt: prints the table it would install
 	})
 	defer hs.closeAll()
 	for _, s := range sets {
