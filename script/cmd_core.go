@@ -39,6 +39,7 @@ func builtinCommands() []*Command {
 	cmds = append(cmds, netCommands()...)
 	cmds = append(cmds, sanCommands()...)
 	cmds = append(cmds, uiCommands()...)
+	cmds = append(cmds, paramsCommands()...)
 	return cmds
 }
 
