@@ -40,6 +40,7 @@ func builtinCommands() []*Command {
 	cmds = append(cmds, sanCommands()...)
 	cmds = append(cmds, uiCommands()...)
 	cmds = append(cmds, paramsCommands()...)
+	cmds = append(cmds, formCommands()...)
 	return cmds
 }
 
