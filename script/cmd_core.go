@@ -41,6 +41,7 @@ func builtinCommands() []*Command {
 	cmds = append(cmds, uiCommands()...)
 	cmds = append(cmds, paramsCommands()...)
 	cmds = append(cmds, formCommands()...)
+	cmds = append(cmds, configCommands()...)
 	return cmds
 }
 
