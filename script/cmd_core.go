@@ -42,6 +42,9 @@ func builtinCommands() []*Command {
 	cmds = append(cmds, sanCommands()...)
 	cmds = append(cmds, uiCommands()...)
 	cmds = append(cmds, imgxCommands()...)
+	cmds = append(cmds, paramsCommands()...)
+	cmds = append(cmds, formCommands()...)
+	cmds = append(cmds, configCommands()...)
 	return cmds
 }
 

@@ -15,6 +15,7 @@ type menuItem struct {
 	text      string
 	key       lineedit.Key
 	isDefault bool
+	secret    bool // item --secret: a form field whose value is masked
 }
 
 type menu struct {
@@ -26,9 +27,10 @@ func uiCommands() []*Command {
 	return []*Command{
 		{Name: "menu", Summary: "Create a menu", Usage: "[<title>]",
 			Options: []Option{{"name", 'n', true}, {"delete", 'd', false}}, Max: -1, Run: menuRun},
-		{Name: "item", Summary: "Add an item to a menu", Usage: "[<label> [<text>]]",
-			Options: []Option{{"menu", 'm', true}, {"key", 'k', true}, {"default", 'd', false}, {"gap", 'g', false}},
-			Max:     -1, Run: itemRun},
+		{Name: "item", Summary: "Add an item to a menu or form", Usage: "[<name> [<text>]]",
+			Options: []Option{{"menu", 'm', true}, {"form", 'f', true}, {"key", 'k', true}, {"default", 'd', false},
+				{"secret", 's', false}, {"gap", 'g', false}},
+			Max: -1, Run: itemRun},
 		{Name: "choose", Summary: "Show a menu and store the chosen label", Usage: "<setting>",
 			Options: []Option{{"menu", 'm', true}, {"default", 'd', true}, {"timeout", 't', true},
 				{"retimeout", 'r', true}, {"keep", 'k', false}},
@@ -37,16 +39,16 @@ func uiCommands() []*Command {
 	}
 }
 
+// menuRun is menu and form (iPXE's dynui_exec: both make the same "user
+// interface", which choose shows as a menu and present as a form). It
+// replaces one of the same name; --delete then removes it, so it never
+// fails.
 func menuRun(ctx context.Context, c *Call) error {
 	name, _ := c.Value("name")
-	if c.Flag("delete") {
-		if _, ok := c.E.menus[name]; !ok {
-			return Errorf(ENOENT, "%q: no such menu", name)
-		}
-		delete(c.E.menus, name)
-		return nil
+	delete(c.E.menus, name)
+	if !c.Flag("delete") {
+		c.E.menus[name] = &menu{name: name, title: strings.Join(c.Args, " ")}
 	}
-	c.E.menus[name] = &menu{name: name, title: strings.Join(c.Args, " ")}
 	return nil
 }
 
@@ -64,11 +66,14 @@ func (e *Engine) findMenu(name string) (*menu, error) {
 
 func itemRun(ctx context.Context, c *Call) error {
 	name, _ := c.Value("menu")
+	if f, ok := c.Value("form"); ok {
+		name = f
+	}
 	m, err := c.E.findMenu(name)
 	if err != nil {
 		return err
 	}
-	it := menuItem{isDefault: c.Flag("default")}
+	it := menuItem{isDefault: c.Flag("default"), secret: c.Flag("secret")}
 	args := c.Args
 	if !c.Flag("gap") && len(args) > 0 {
 		it.label, args = args[0], args[1:]

@@ -43,6 +43,7 @@ type Engine struct {
 
 	images  []*Image
 	menus   map[string]*menu
+	params  []*paramList // request parameter lists (cmd_params.go)
 	errno   Errno
 	cwuri   string
 	stop    int

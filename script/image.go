@@ -92,12 +92,23 @@ func imageName(uri string) string {
 // fetch downloads uri (resolved against the current URI) into a new,
 // registered image.
 func (e *Engine) fetch(ctx context.Context, cmd, ref string, quiet bool) (*Image, error) {
+	ref, params := e.takeParams(ref) // "##params": see cmd_params.go
 	uri, err := e.resolveURI(ref)
 	if err != nil {
 		return nil, err
 	}
 	if e.env.Fetcher == nil {
 		return nil, notAvailable(cmd, "the network: no fetcher in this build")
+	}
+	fetch := e.env.Fetcher.Fetch
+	if params != nil {
+		req, err := params.request(uri)
+		if err != nil {
+			return nil, err
+		}
+		fetch = func(ctx context.Context, uri string, progress func(done, total int64)) ([]byte, error) {
+			return e.fetchRequest(ctx, cmd, req, progress)
+		}
 	}
 	var last int64 = -1
 	progress := func(done, total int64) {
@@ -116,7 +127,7 @@ func (e *Engine) fetch(ctx context.Context, cmd, ref string, quiet bool) (*Image
 	if !quiet {
 		e.printf("%s... ", redactURI(uri))
 	}
-	data, err := e.env.Fetcher.Fetch(ctx, uri, progress)
+	data, err := fetch(ctx, uri, progress)
 	if last >= 0 {
 		e.printf("\b\b\b\b    \b\b\b\b")
 	}

@@ -280,8 +280,18 @@ func (l *efiLinks) Destroy(ctx context.Context, name string) error {
 }
 
 func (l *efiLinks) Fetch(ctx context.Context, uri string, progress func(done, total int64)) ([]byte, error) {
+	return l.FetchRequest(ctx, script.Request{URI: uri}, progress)
+}
+
+// FetchRequest implements script.RequestFetcher: a URI with ##params
+// (an HTTP POST form, extra headers).
+func (l *efiLinks) FetchRequest(ctx context.Context, req script.Request, progress func(done, total int64)) ([]byte, error) {
+	uri := req.URI
 	var buf bytes.Buffer
 	opts := fetch.Options{}
+	if req.Method != "" || req.Body != nil || req.Header != nil {
+		opts.Request = &fetch.Request{Method: req.Method, ContentType: req.ContentType, Body: req.Body, Header: req.Header}
+	}
 	if progress != nil {
 		opts.Progress = func(p fetch.Progress) { progress(p.Bytes, p.Total) }
 	}

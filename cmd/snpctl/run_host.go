@@ -159,6 +159,12 @@ func newHostFetcher(caFiles []string, store *certstore.Store) (*hostFetcher, err
 }
 
 func (f *hostFetcher) Fetch(ctx context.Context, uri string, progress func(done, total int64)) ([]byte, error) {
+	return f.FetchRequest(ctx, script.Request{URI: uri}, progress)
+}
+
+// FetchRequest implements script.RequestFetcher: a URI with ##params.
+func (f *hostFetcher) FetchRequest(ctx context.Context, req script.Request, progress func(done, total int64)) ([]byte, error) {
+	uri := req.URI
 	u, err := url.Parse(uri)
 	if err != nil {
 		return nil, err
@@ -167,7 +173,7 @@ func (f *hostFetcher) Fetch(ctx context.Context, uri string, progress func(done,
 		return os.ReadFile(u.Path)
 	}
 	var buf bytes.Buffer
-	opts := fetch.Options{}
+	opts := fetch.Options{Request: fetchRequest(req)}
 	if progress != nil {
 		opts.Progress = func(p fetch.Progress) { progress(p.Bytes, p.Total) }
 	}
@@ -396,4 +402,13 @@ func (s *hostSAN) closeAll() {
 		d.Close()
 		delete(s.drives, k)
 	}
+}
+
+// fetchRequest is req's method, body and headers for net/fetch (nil for
+// a plain GET).
+func fetchRequest(req script.Request) *fetch.Request {
+	if req.Method == "" && req.Body == nil && req.Header == nil {
+		return nil
+	}
+	return &fetch.Request{Method: req.Method, ContentType: req.ContentType, Body: req.Body, Header: req.Header}
 }

@@ -34,6 +34,17 @@ type Options struct {
 	// (default 500 ms) and once more with Done set.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
+	// Request, if set, makes an HTTP request other than a plain GET
+	// (iPXE's request parameters, "##params"); other schemes ignore it.
+	Request *Request
+}
+
+// Request is an HTTP method, body and extra headers.
+type Request struct {
+	Method      string // "" is GET
+	ContentType string // of Body
+	Body        []byte
+	Header      [][2]string // added as written, in order, after snp-go's own
 }
 
 // Fetcher downloads one URL of the schemes it was registered for into w.

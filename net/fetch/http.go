@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -114,11 +115,36 @@ var errStalled = errors.New("stalled")
 func (h *HTTP) Fetch(ctx context.Context, u *url.URL, w io.Writer, opts Options) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	method, body := http.MethodGet, io.Reader(nil)
+	if r := opts.Request; r != nil {
+		if r.Method != "" {
+			method = r.Method
+		}
+		if r.Body != nil {
+			body = bytes.NewReader(r.Body)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("User-Agent", h.cfg.UserAgent)
+	if r := opts.Request; r != nil {
+		if r.ContentType != "" {
+			req.Header.Set("Content-Type", r.ContentType)
+		}
+		for _, kv := range r.Header {
+			switch http.CanonicalHeaderKey(kv[0]) {
+			case "Host": // Go sends req.Host, not a header
+				req.Host = kv[1]
+			case "User-Agent": // Go sends one: the script's replaces ours
+				req.Header.Set("User-Agent", kv[1])
+			default:
+				// As written, not canonicalised: iPXE sends the name given.
+				req.Header[kv[0]] = append(req.Header[kv[0]], kv[1])
+			}
+		}
+	}
 	stall := time.AfterFunc(h.cfg.Stall, func() { cancel(errStalled) })
 	defer stall.Stop()
 
@@ -129,6 +155,9 @@ func (h *HTTP) Fetch(ctx context.Context, u *url.URL, w io.Writer, opts Options)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("server answered %s", resp.Status)
+	}
+	if method == http.MethodHead {
+		return 0, nil // headers only: an empty file, as iPXE's HEAD
 	}
 	m, err := NewMeter(w, u.Redacted(), resp.ContentLength, opts)
 	if err != nil {

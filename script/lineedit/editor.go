@@ -131,6 +131,16 @@ func (s *lineState) set(line string) {
 // line when Enter is pressed. It returns ErrInterrupted on Ctrl-C and
 // ctx's error if ctx ends first (a timeout, for `read --timeout`).
 func (e *Editor) ReadLine(ctx context.Context, t Terminal, prompt, initial string) (string, error) {
+	line, _, err := e.ReadField(ctx, t, prompt, initial, nil)
+	return line, err
+}
+
+// ReadField is ReadLine for a field of a form: a key for which exit
+// reports true (Up, Down, Ctrl-X, ...) ends the editing like Enter, but
+// without a newline, and is returned with the line as it is (the cursor
+// is left at its end). Enter returns KeyEnter; exit is consulted first,
+// so it may claim Ctrl-C or Enter too.
+func (e *Editor) ReadField(ctx context.Context, t Terminal, prompt, initial string, exit func(Key) bool) (string, Key, error) {
 	s := &lineState{t: t, prompt: prompt, mask: e.Mask}
 	s.set(initial)
 	s.redraw()
@@ -144,7 +154,12 @@ func (e *Editor) ReadLine(ctx context.Context, t Terminal, prompt, initial strin
 		k, err := t.ReadKey(ctx)
 		if err != nil {
 			s.write("\n")
-			return "", err
+			return "", 0, err
+		}
+		if exit != nil && exit(k) {
+			s.pos = len(s.buf)
+			s.refresh()
+			return string(s.buf), k, s.err
 		}
 		switch k {
 		case KeyEnter:
@@ -155,12 +170,12 @@ func (e *Editor) ReadLine(ctx context.Context, t Terminal, prompt, initial strin
 			if e.History != nil && !e.Mask {
 				e.History.Add(line)
 			}
-			return line, s.err
+			return line, k, s.err
 		case KeyCtrlC:
 			s.pos = len(s.buf)
 			s.refresh()
 			s.write("^C\n")
-			return "", ErrInterrupted
+			return "", k, ErrInterrupted
 		case KeyLeft, KeyCtrlB:
 			if s.pos > 0 {
 				s.pos--
@@ -229,7 +244,7 @@ func (e *Editor) ReadLine(ctx context.Context, t Terminal, prompt, initial strin
 		}
 		s.refresh()
 	}
-	return "", s.err
+	return "", 0, s.err
 }
 
 // complete replaces the word before the cursor with the single candidate

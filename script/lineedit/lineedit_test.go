@@ -431,3 +431,38 @@ func TestConsolePumpFromEscTimeout(t *testing.T) {
 		t.Fatalf("ReadKey after the stream ended = %v; want io.EOF", err)
 	}
 }
+
+func TestEditorReadField(t *testing.T) {
+	exits := func(k Key) bool { return k == KeyUp || k == KeyDown || k == Ctrl('x') || k == KeyEsc }
+	tests := []struct {
+		name, initial, in string
+		want              string
+		wantKey           Key
+	}{
+		{"enter", "old", "er\r", "older", KeyEnter},
+		{"up leaves with the edited text", "abc", bs + "X" + up, "abX", KeyUp},
+		{"down", "", "v" + down, "v", KeyDown},
+		{"ctrl-x", "a", home + "b\x18", "ba", Ctrl('x')},
+		{"escape", "a", "b\x1b", "ab", KeyEsc},
+	}
+	for _, tc := range tests {
+		term := newScripted(tc.in)
+		var e Editor
+		got, k, err := e.ReadField(context.Background(), term, "f: ", tc.initial, exits)
+		if err != nil || got != tc.want || k != tc.wantKey {
+			t.Errorf("%s: ReadField(%q, %q) = %q, %v, %v; want %q, %v", tc.name, tc.initial, tc.in, got, k, err, tc.want, tc.wantKey)
+		}
+		if scr := render(term.out.String()).text(); scr[0] != "f: "+tc.want {
+			t.Errorf("%s: screen shows %q; want %q", tc.name, scr[0], "f: "+tc.want)
+		}
+		if tc.wantKey != KeyEnter && strings.Contains(term.out.String(), "\n") {
+			t.Errorf("%s: an exit key wrote a newline: %q", tc.name, term.out.String())
+		}
+	}
+	// Without exit keys, Up is history (none here) and the field goes on.
+	term := newScripted("a" + up + "b\r")
+	var e Editor
+	if got, k, err := e.ReadField(context.Background(), term, "", "", nil); got != "ab" || k != KeyEnter || err != nil {
+		t.Errorf("ReadField(nil exits) = %q, %v, %v; want ab, Enter", got, k, err)
+	}
+}

@@ -468,3 +468,31 @@ func FuzzExpand(f *testing.F) {
 		}
 	})
 }
+
+func TestScope(t *testing.T) {
+	s := NewStore()
+	for _, n := range []string{"net0/ip", "net0.dhcp/filename", "net1/ip", "net0.dhcp.x/y"} {
+		if err := s.Set(n, "1.2.3.4"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.SetAlias("netX", "net0")
+	for _, tc := range []struct {
+		scope string
+		want  ScopeInfo
+	}{
+		{"", ScopeInfo{Children: []string{"net0", "net1"}}},
+		{"net0", ScopeInfo{Path: "net0", HasParent: true, Children: []string{"net0.dhcp"}}},
+		{"netX.dhcp", ScopeInfo{Path: "net0.dhcp", HasParent: true, Parent: "net0", Children: []string{"net0.dhcp.x"}}},
+	} {
+		got, err := s.Scope(tc.scope)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Scope(%q) = %+v, %v; want %+v", tc.scope, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"net9", "builtin", "net0..dhcp"} {
+		if _, err := s.Scope(bad); !errors.Is(err, ErrNoScope) {
+			t.Errorf("Scope(%q) = %v; want ErrNoScope", bad, err)
+		}
+	}
+}
