@@ -46,6 +46,7 @@ type linkEndpoint struct {
 	// and the coalescing of one poll round's TCP segments.
 	frame []byte
 	run   coalescer
+	tally rxTally
 
 	rxFrames, rxBytes, rxShort, rxErrors atomic.Uint64
 	rxRounds, rxChecksum                 atomic.Uint64
@@ -83,8 +84,11 @@ func (l *linkEndpoint) Attach(d stack.NetworkDispatcher) {
 	l.dispMu.Unlock()
 }
 
-// dispatch hands pkt to the stack.
+// dispatch hands a packet to the stack (poller only). The round's counts
+// are made visible first, so a reader never sees a packet delivered that
+// the counters have not yet received.
 func (l *linkEndpoint) dispatch(pkt *stack.PacketBuffer) {
+	l.tally.commit(l)
 	l.dispMu.RLock()
 	d := l.dispatcher
 	l.dispMu.RUnlock()
@@ -182,6 +186,7 @@ func (l *linkEndpoint) poll(max int) int {
 	if got > 0 {
 		l.rxRounds.Add(1)
 		l.flushRun()
+		l.tally.commit(l) // frames that were dropped, not dispatched
 	}
 	return got
 }
@@ -193,8 +198,8 @@ func (l *linkEndpoint) receive(frame []byte) {
 		l.rxShort.Add(1)
 		return
 	}
-	l.rxFrames.Add(1)
-	l.rxBytes.Add(uint64(len(frame)))
+	l.tally.frames++
+	l.tally.bytes += uint64(len(frame))
 	eth := header.Ethernet(frame)
 	var pktType tcpip.PacketType
 	switch dst := eth.DestinationAddress(); {
@@ -211,7 +216,7 @@ func (l *linkEndpoint) receive(frame []byte) {
 	if proto == header.IPv4ProtocolNumber {
 		ip := frame[ethHeaderLen:]
 		tcp, ok := checkIPv4(ip)
-		l.ip.countIn(ip, pktType, ok)
+		l.ip.countIn(&l.tally, ip, pktType, ok)
 		if !ok {
 			l.rxChecksum.Add(1)
 			return
@@ -220,7 +225,7 @@ func (l *linkEndpoint) receive(frame []byte) {
 			open := l.run.hdrLen > 0
 			joined := l.run.add(ip, tcp)
 			if joined && open {
-				l.ip.coalesced.Add(1)
+				l.tally.coalesced++
 			}
 			if !joined {
 				l.flushRun() // keep the flow's order

@@ -37,8 +37,10 @@ func TestIPv4StatsTransfer(t *testing.T) {
 	if ip.InHdrErrors+ip.InAddrErrors+ip.InBcastPkts+ip.InMcastPkts+ip.OutBcastPkts+ip.OutMcastPkts != 0 {
 		t.Errorf("IPv4Stats() = %+v; want no errors, broadcasts or multicasts", ip)
 	}
-	if tcp.InSegs < size/1460 || tcp.InOctets != size || tcp.InOctetsGood != size || tcp.InDiscards != 0 {
-		t.Errorf("TCPStats() = %+v; want InSegs >= %d, InOctets == InOctetsGood == %d, no discards", tcp, size/1460, size)
+	// InOctets also counts retransmitted segments' payload (a slow run, as
+	// under -race, sees some); InOctetsGood counts each byte read once.
+	if tcp.InSegs < size/1460 || tcp.InOctets < size || tcp.InOctetsGood != size || tcp.InDiscards != 0 {
+		t.Errorf("TCPStats() = %+v; want InSegs >= %d, InOctets >= InOctetsGood == %d, no discards", tcp, size/1460, size)
 	}
 	got := a.Stack.Neighbours()
 	if len(got) != 1 || got[0].Interface != "net0" || got[0].Addr != b.Addr || got[0].MAC.String() != nettest.MAC(2).String() || got[0].Incomplete {
