@@ -5,33 +5,88 @@ import (
 	"math/bits"
 )
 
-// onesSum returns the Internet checksum's 16-bit ones' complement sum
-// (RFC 1071) of b, big-endian 16-bit words, added to initial: the same
-// value as gVisor's checksum.Checksum(b, initial). Every received segment
-// is summed once (validChecksums), so on arm64 the 8-byte words are added
-// by sum64 in assembly (LDP and an ADDS/ADCS chain: about a third of the
-// instructions of gVisor's generic Go, which under QEMU's TCG is a large
-// part of what a frame costs); elsewhere sum64 is Go.
+// The Internet checksum (RFC 1071) is computed here in three steps: a
+// partial sum accumulates 64-bit little-endian words with end-around carry
+// (sum64: arm64 assembly, LDP and one ADCS chain; Go elsewhere), partial
+// sums of pieces that start at even offsets of the checksummed data add up
+// (add1c), and foldSum folds the total to 16 bits once. Every received
+// segment is summed, so this is a large part of what a frame costs under
+// QEMU's TCG: the assembly takes about a third of the instructions of
+// gVisor's generic Go, and copySum64 sums a TCP payload while the coalescer
+// copies it (one pass instead of two).
 //
 // Words are loaded little-endian and the folded sum is swapped once at the
-// end, which RFC 1071 §2(B) allows: the sum is byte-order independent.
+// end, which RFC 1071 §2(B) allows: the sum is byte-order independent. Any
+// grouping of 16-bit words into 64-bit lanes gives the same folded sum,
+// since 2^16 ≡ 1 modulo 2^16-1 (§2(C)).
+
+// onesSum returns the 16-bit ones' complement sum of b, big-endian 16-bit
+// words, added to initial: the same value as gVisor's
+// checksum.Checksum(b, initial).
 func onesSum(b []byte, initial uint16) uint16 {
-	n := len(b) &^ 7
-	s := sum64(b[:n])
-	var c uint64
-	if n < len(b) {
-		var tail [8]byte
-		copy(tail[:], b[n:]) // an odd last byte is the high byte of a zero-padded word
-		s, c = bits.Add64(s, binary.LittleEndian.Uint64(tail[:]), 0)
-		s += c // cannot overflow again: s+tail < 2^65-1
-	}
-	// Fold 64 -> 16 bits, adding the carries back in.
-	s = s>>32 + s&0xffffffff
-	s = s>>32 + s&0xffffffff
-	s = s>>16 + s&0xffff
-	s = s>>16 + s&0xffff
-	sum := uint32(bits.ReverseBytes16(uint16(s))) + uint32(initial)
+	sum := uint32(foldSum(partialSum(b))) + uint32(initial)
 	return uint16(sum>>16 + sum&0xffff)
+}
+
+// partialSum returns the unfolded sum of b; an odd last byte is the high
+// byte of a zero-padded word.
+func partialSum(b []byte) uint64 {
+	n := len(b) &^ 7
+	return addTail(sum64(b[:n]), b[n:])
+}
+
+// addTail adds t (at most 7 bytes, zero-padded to a word) to the partial
+// sum s.
+func addTail(s uint64, t []byte) uint64 {
+	if len(t) == 0 {
+		return s
+	}
+	var tail [8]byte
+	copy(tail[:], t)
+	return add1c(s, binary.LittleEndian.Uint64(tail[:]))
+}
+
+// add1c is ones' complement addition of two partial sums.
+func add1c(a, b uint64) uint64 {
+	s, c := bits.Add64(a, b, 0)
+	return s + c // cannot overflow again: a+b < 2^65-1
+}
+
+// foldSum folds a partial sum to the 16-bit ones' complement sum, as a
+// big-endian value.
+func foldSum(s uint64) uint16 {
+	s = s>>32 + s&0xffffffff
+	s = s>>32 + s&0xffffffff
+	s = s>>16 + s&0xffff
+	s = s>>16 + s&0xffff
+	return bits.ReverseBytes16(uint16(s))
+}
+
+// copySum copies src to dst (which must hold it) and returns src's partial
+// sum.
+func copySum(dst, src []byte) uint64 {
+	n := len(src) &^ 7
+	s := copySum64(dst, src)
+	copy(dst[n:], src[n:])
+	return addTail(s, src[n:])
+}
+
+// ipv4HeaderOK reports whether a 20-byte IPv4 header (no options) sums to
+// all ones (RFC 791 §3.1), without a call: the header is two words and a
+// half.
+func ipv4HeaderOK(h []byte) bool {
+	_ = h[19]
+	s := add1c(binary.LittleEndian.Uint64(h), binary.LittleEndian.Uint64(h[8:]))
+	s = add1c(s, uint64(binary.LittleEndian.Uint32(h[16:])))
+	return foldSum(s) == 0xffff
+}
+
+// pseudoSum returns the partial sum of the TCP/UDP pseudo-header of an IPv4
+// packet ip whose transport segment is n bytes (RFC 9293 §3.1): source and
+// destination address, a zero byte, the protocol, the length.
+func pseudoSum(ip []byte, n int) uint64 {
+	w := uint64(ip[9])<<8 | uint64(n>>8&0xff)<<16 | uint64(n&0xff)<<24
+	return add1c(binary.LittleEndian.Uint64(ip[12:20]), w)
 }
 
 // sum64Generic is sum64 in Go: the ones' complement sum of b's

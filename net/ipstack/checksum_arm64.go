@@ -5,3 +5,9 @@ package ipstack
 //
 //go:noescape
 func sum64(b []byte) uint64
+
+// copySum64 copies src[:len(src)&^7] to dst and returns sum64 of those
+// bytes (checksum_arm64.s).
+//
+//go:noescape
+func copySum64(dst, src []byte) uint64

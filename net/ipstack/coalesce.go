@@ -44,65 +44,115 @@ const runViewSize = 16 << 10
 // maxRunPayload keeps a coalesced packet within IPv4's 64 KiB total length.
 const maxRunPayload = 0xffff - header.IPv4MaximumHeaderSize - tcpMaxHeaderLen
 
+// addResult is what coalescer.add did with a segment.
+type addResult int
+
+const (
+	addNo     addResult = iota // cannot join the open run, or cannot be coalesced: nothing changed
+	addJoined                  // joined or started the run, its checksum good
+	addBadSum                  // its TCP checksum is wrong: dropped, the run unchanged
+)
+
 // add offers one unfragmented IPv4 packet without options, ip, carrying the
-// TCP segment tcp, its checksums checked (checkIPv4). It returns true when
-// the segment joined or started a run; then, if done is set, the run must
-// be flushed now. False means the segment cannot join the open run (or
-// cannot be coalesced at all): the caller flushes the run, so that order
-// within a flow is kept, and offers it again or delivers it alone.
-func (c *coalescer) add(ip []byte, tcp header.TCP) bool {
+// TCP segment tcp, whose IPv4 header is checked and whose TCP checksum is
+// not: pseudo is its pseudo-header's partial sum (inspectIPv4). The payload
+// is summed as it is copied into the run, and the segment joins only if
+// the sum is right. On addJoined, if done is set, the run must be flushed
+// now. On addNo the caller flushes the open run, so that order within a
+// flow is kept, and offers the segment again or delivers it alone.
+func (c *coalescer) add(ip []byte, tcp header.TCP, pseudo uint64) addResult {
 	off := int(tcp.DataOffset())
 	if off < header.TCPMinimumSize || off > len(tcp) {
-		return false
+		return addNo
 	}
 	flags := tcp.Flags()
 	payload := tcp[off:]
 	if len(payload) == 0 || flags&^(header.TCPFlagAck|header.TCPFlagPsh) != 0 || flags&header.TCPFlagAck == 0 {
-		return false
+		return addNo
 	}
 	hdrLen := header.IPv4MinimumSize + off
+	if c.hdrLen != 0 && !c.continues(ip[:hdrLen], tcp, off) {
+		return addNo
+	}
+	if !c.copyPayload(payload, add1c(pseudo, partialSum(tcp[:off]))) {
+		return addBadSum
+	}
 	if c.hdrLen == 0 {
 		c.hdrLen = copy(c.hdr[:], ip[:hdrLen])
 		c.nextSeq = tcp.SequenceNumber()
 		c.flags = 0
-	} else if !c.continues(ip[:hdrLen], tcp, off) {
-		return false
 	}
 	c.nextSeq += uint32(len(payload))
 	c.window = tcp.WindowSize()
 	c.flags |= flags
 	c.size += len(payload)
-	for len(payload) > 0 {
+	c.done = flags&header.TCPFlagPsh != 0 || c.size > maxRunPayload-1500
+	return addJoined
+}
+
+// copyPayload appends a segment's payload to the run's views, adding its
+// sum to the partial sum of the segment's pseudo-header and header, sum.
+// If the total is not all ones the copy is undone and copyPayload returns
+// false.
+func (c *coalescer) copyPayload(payload []byte, sum uint64) bool {
+	views, last := len(c.payload), 0
+	if views > 0 {
+		last = c.payload[views-1].Size()
+	}
+	for rest := payload; len(rest) > 0; {
 		var v *buffer.View
-		if n := len(c.payload); n > 0 && c.payload[n-1].AvailableSize() > 0 {
+		if n := len(c.payload); n > 0 && c.payload[n-1].AvailableSize() > 1 {
 			v = c.payload[n-1]
 		} else {
 			v = buffer.NewView(runViewSize)
 			c.payload = append(c.payload, v)
 		}
-		k := min(len(payload), v.AvailableSize())
-		v.Write(payload[:k])
-		payload = payload[k:]
+		k := min(len(rest), v.AvailableSize())
+		if k < len(rest) {
+			k &^= 1 // pieces summed apart must start at even offsets
+		}
+		at := v.Size()
+		v.Grow(k)
+		sum = add1c(sum, copySum(v.AsSlice()[at:], rest[:k]))
+		rest = rest[k:]
 	}
-	c.done = flags&header.TCPFlagPsh != 0 || c.size > maxRunPayload-1500
-	return true
+	if foldSum(sum) == 0xffff {
+		return true
+	}
+	for i := views; i < len(c.payload); i++ {
+		c.payload[i].Release()
+		c.payload[i] = nil
+	}
+	c.payload = c.payload[:views]
+	if views > 0 {
+		c.payload[views-1].CapLength(last)
+	}
+	return false
 }
 
-// continues reports whether the segment with headers hdr continues the run.
+// continues reports whether the segment with headers hdr (IPv4 without
+// options, then TCP) continues the run: the same TOS, TTL, addresses,
+// ports, acknowledgment number and TCP options, the next sequence number.
+// The bytes are compared a word at a time.
 func (c *coalescer) continues(hdr []byte, tcp header.TCP, off int) bool {
-	run := header.IPv4(c.hdr[:header.IPv4MinimumSize])
-	ip := header.IPv4(hdr)
-	rt := header.TCP(c.hdr[header.IPv4MinimumSize:c.hdrLen])
-	if len(hdr) != c.hdrLen || c.size+len(tcp)-off > maxRunPayload {
+	run := c.hdr[:c.hdrLen]
+	if len(hdr) != len(run) || c.size+len(tcp)-off > maxRunPayload || tcp.SequenceNumber() != c.nextSeq {
 		return false
 	}
-	tos, _ := ip.TOS()
-	rtos, _ := run.TOS()
-	return ip.SourceAddress() == run.SourceAddress() && ip.DestinationAddress() == run.DestinationAddress() &&
-		ip.TTL() == run.TTL() && tos == rtos &&
-		tcp.SourcePort() == rt.SourcePort() && tcp.DestinationPort() == rt.DestinationPort() &&
-		tcp.SequenceNumber() == c.nextSeq && tcp.AckNumber() == rt.AckNumber() &&
-		string(tcp[header.TCPMinimumSize:off]) == string(rt[header.TCPMinimumSize:])
+	le := binary.LittleEndian
+	_, _ = hdr[39], run[39]
+	if hdr[1] != run[1] || hdr[8] != run[8] || // TOS, TTL
+		le.Uint64(hdr[12:]) != le.Uint64(run[12:]) || // addresses
+		le.Uint32(hdr[20:]) != le.Uint32(run[20:]) || // ports
+		le.Uint32(hdr[28:]) != le.Uint32(run[28:]) { // acknowledgment
+		return false
+	}
+	for i := 40; i < len(hdr); i += 4 { // options: a whole number of words
+		if le.Uint32(hdr[i:]) != le.Uint32(run[i:]) {
+			return false
+		}
+	}
+	return true
 }
 
 // flush returns the run as one packet's bytes (headers with the total length,

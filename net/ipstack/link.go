@@ -1,7 +1,6 @@
 package ipstack
 
 import (
-	"encoding/binary"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -215,28 +214,24 @@ func (l *linkEndpoint) receive(frame []byte) {
 	proto := eth.Type()
 	if proto == header.IPv4ProtocolNumber {
 		ip := frame[ethHeaderLen:]
-		tcp, ok := checkIPv4(ip)
+		tcp, pseudo, ok := inspectIPv4(ip)
+		if tcp != nil {
+			r := addNo
+			if pktType == tcpip.PacketHost {
+				r = l.coalesce(ip, tcp, pseudo)
+			}
+			switch {
+			case r == addJoined:
+				l.ip.countTCP(&l.tally, len(ip), len(tcp)-int(tcp.DataOffset()))
+				return
+			case r == addBadSum || !tcpSumOK(tcp, pseudo): // not coalesced: delivered alone
+				ok = false
+			}
+		}
 		l.ip.countIn(&l.tally, ip, pktType, ok)
 		if !ok {
 			l.rxChecksum.Add(1)
 			return
-		}
-		if tcp != nil && pktType == tcpip.PacketHost {
-			open := l.run.hdrLen > 0
-			joined := l.run.add(ip, tcp)
-			if joined && open {
-				l.tally.coalesced++
-			}
-			if !joined {
-				l.flushRun() // keep the flow's order
-				joined = l.run.add(ip, tcp)
-			}
-			if joined {
-				if l.run.done {
-					l.flushRun()
-				}
-				return
-			}
 		}
 	}
 	l.flushRun()
@@ -249,6 +244,23 @@ func (l *linkEndpoint) receive(frame []byte) {
 	pkt.NetworkProtocolNumber = proto
 	pkt.RXChecksumValidated = proto == header.IPv4ProtocolNumber
 	l.dispatch(pkt)
+}
+
+// coalesce offers a TCP segment to the round's run (see coalescer.add),
+// flushing the open run first when the segment cannot continue it.
+func (l *linkEndpoint) coalesce(ip []byte, tcp header.TCP, pseudo uint64) addResult {
+	open := l.run.hdrLen > 0
+	r := l.run.add(ip, tcp, pseudo)
+	if r == addNo && open {
+		l.flushRun() // keep the flow's order
+		r = l.run.add(ip, tcp, pseudo)
+	} else if r == addJoined && open {
+		l.tally.coalesced++
+	}
+	if r == addJoined && l.run.done {
+		l.flushRun()
+	}
+	return r
 }
 
 // flushRun passes the round's coalesced TCP packet, if any, to the stack.
@@ -275,49 +287,64 @@ func (l *linkEndpoint) flushRun() {
 // or inconsistent to check are passed on (ok) for IP to reject.
 //
 // For a good unfragmented TCP segment in a packet without IP options it
-// also returns the segment, for the coalescer: the headers are parsed once.
+// also returns the segment.
 func checkIPv4(ip []byte) (tcp header.TCP, ok bool) {
+	tcp, pseudo, ok := inspectIPv4(ip)
+	if tcp != nil && !tcpSumOK(tcp, pseudo) {
+		return nil, false
+	}
+	return tcp, ok
+}
+
+// inspectIPv4 is checkIPv4 that leaves one checksum to its caller: for an
+// unfragmented TCP segment in a packet without IP options (the data path)
+// it returns the segment, unchecked, and its pseudo-header's partial sum;
+// the caller checks it with tcpSumOK, or the coalescer as it copies the
+// payload.
+func inspectIPv4(ip []byte) (tcp header.TCP, pseudo uint64, ok bool) {
 	h := header.IPv4(ip)
 	if len(ip) < header.IPv4MinimumSize || ip[0]>>4 != 4 {
-		return nil, true // IP rejects it
+		return nil, 0, true // IP rejects it
 	}
 	hlen, total := int(h.HeaderLength()), int(h.TotalLength())
 	if hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) {
-		return nil, true // IP rejects it
+		return nil, 0, true // IP rejects it
 	}
-	if onesSum(ip[:hlen], 0) != 0xffff {
-		return nil, false
+	if hlen == header.IPv4MinimumSize {
+		if !ipv4HeaderOK(ip) {
+			return nil, 0, false
+		}
+	} else if onesSum(ip[:hlen], 0) != 0xffff {
+		return nil, 0, false
 	}
 	if h.More() || h.FragmentOffset() != 0 {
-		return nil, true
+		return nil, 0, true
 	}
 	payload := ip[hlen:total]
 	switch tcpip.TransportProtocolNumber(h.Protocol()) {
 	case header.TCPProtocolNumber:
 		if len(payload) < header.TCPMinimumSize {
-			return nil, true // TCP rejects it
+			return nil, 0, true // TCP rejects it
+		}
+		if hlen == header.IPv4MinimumSize {
+			return header.TCP(payload), pseudoSum(ip, len(payload)), true
 		}
 	case header.UDPProtocolNumber:
 		if len(payload) < header.UDPMinimumSize || header.UDP(payload).Checksum() == 0 {
-			return nil, true
+			return nil, 0, true
 		}
 	case header.ICMPv4ProtocolNumber:
-		return nil, len(payload) < header.ICMPv4MinimumSize || onesSum(payload, 0) == 0xffff
+		return nil, 0, len(payload) < header.ICMPv4MinimumSize || onesSum(payload, 0) == 0xffff
 	default:
-		return nil, true
+		return nil, 0, true
 	}
-	// The pseudo-header: source, destination, zero, protocol, length.
-	var ph [12]byte
-	copy(ph[:8], ip[12:20])
-	ph[9] = ip[9]
-	binary.BigEndian.PutUint16(ph[10:], uint16(len(payload)))
-	if onesSum(payload, onesSum(ph[:], 0)) != 0xffff {
-		return nil, false
-	}
-	if h.Protocol() != uint8(header.TCPProtocolNumber) || hlen != header.IPv4MinimumSize {
-		return nil, true
-	}
-	return header.TCP(payload), true
+	return nil, 0, foldSum(add1c(pseudoSum(ip, len(payload)), partialSum(payload))) == 0xffff
+}
+
+// tcpSumOK checks a TCP segment's checksum given its pseudo-header's
+// partial sum.
+func tcpSumOK(tcp header.TCP, pseudo uint64) bool {
+	return foldSum(add1c(pseudo, partialSum(tcp))) == 0xffff
 }
 
 func (l *linkEndpoint) stats() LinkStats {

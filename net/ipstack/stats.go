@@ -118,6 +118,16 @@ func (c *ipCounters) countIn(r *rxTally, ip []byte, t tcpip.PacketType, ok bool)
 	}
 }
 
+// countTCP counts a received IPv4 packet of ipLen bytes (frame to this
+// host) whose TCP segment, with payload bytes, was checked and coalesced:
+// what countIn counts for it, without parsing it again.
+func (c *ipCounters) countTCP(r *rxTally, ipLen, payload int) {
+	r.inReceives++
+	r.inOctets += uint64(ipLen)
+	r.tcpSegs++
+	r.tcpOctets += uint64(payload)
+}
+
 // countOut counts a transmitted frame if it carries IPv4.
 func (c *ipCounters) countOut(frame []byte) {
 	if len(frame) < ethHeaderLen {
