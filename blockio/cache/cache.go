@@ -19,6 +19,13 @@
 //     flight. A read of several chunks fetches the missing ones
 //     concurrently; one longer than MaxChunkFetches chunks reads what it
 //     covers whole straight from the disk, uncached.
+//   - A stream's chunks, once it has read past them, are recycled before
+//     any new buffer is allocated: a file streamed once (Grub loading a
+//     kernel and an initrd) keeps about a read-ahead window in memory
+//     rather than filling the budget with data nobody reads again, while
+//     the GPT, file system metadata and anything read out of sequence stay
+//     cached. Fresh buffers are zeroed memory that has to be touched for the
+//     first time (costly under QEMU TCG: TLB misses, host page faults).
 //   - Each chunk is fetched once: a read that needs a chunk already in
 //     flight waits for that fetch.
 //   - Writes go straight to the disk, then update the cached chunks they
@@ -98,6 +105,7 @@ type Stats struct {
 	PrefetchHits uint64 // read-ahead chunks that a read then used
 	Dropped      uint64 // read-ahead fetches that failed and were dropped
 	Evictions    uint64 // chunks evicted to make room
+	Recycled     uint64 // chunks a stream had read past, reused before a new buffer was allocated
 	Fetches      uint64 // ReadBlocks calls made on the disk underneath
 	BytesFetched uint64 // bytes read from the disk underneath
 	FetchErrors  uint64 // failed ReadBlocks calls on the disk underneath
@@ -116,10 +124,10 @@ func (s Stats) String() string {
 	}
 	return fmt.Sprintf("cache: %d reads (%d bytes), %d chunk lookups %.1f%% without a fetch of their own "+
 		"(%d hits, %d waits, %d misses, %d bypassed), %d read-ahead (%d used, %d dropped), "+
-		"%d fetches (%d bytes, %d errors, max %d in flight), %d evictions, %d writes, %d bytes buffered",
+		"%d fetches (%d bytes, %d errors, max %d in flight), %d evictions, %d recycled, %d writes, %d bytes buffered",
 		s.Reads, s.BytesRead, lookups, pct, s.Hits, s.Waits, s.Misses, s.Bypassed,
 		s.Prefetched, s.PrefetchHits, s.Dropped, s.Fetches, s.BytesFetched, s.FetchErrors,
-		s.MaxInFlight, s.Evictions, s.Writes, s.BufferBytes)
+		s.MaxInFlight, s.Evictions, s.Recycled, s.Writes, s.BufferBytes)
 }
 
 // chunk is one aligned ChunkSize piece of the disk. A chunk in c.chunks is
@@ -139,6 +147,7 @@ type chunk struct {
 	pinned     bool
 	prefetch   bool  // fetched by read-ahead
 	unused     bool  // fetched by read-ahead and not read yet
+	streamed   bool  // a sequential stream has read past it: recycled first
 	err        error // the fetch failed
 
 	prev, next *chunk // LRU list
@@ -354,21 +363,21 @@ func (c *Cache) ReadBlocks(lba uint64, buf []byte) error {
 	c.mu.Lock()
 	c.stats.Reads++
 	c.stats.BytesRead += uint64(len(buf))
+	seq := c.inStream(lba)
 	for idx := first; idx <= last; idx++ {
 		ch := c.chunks[idx]
 		switch {
 		case ch != nil && !ch.loading:
 			c.stats.Hits++
-			c.use(ch)
+			c.use(ch, seq, end)
 			c.copyOut(buf, start, ch)
 			if !ch.pinned && ch.refs == 0 {
 				c.lruRemove(ch)
-				c.lruPushFront(ch)
+				c.lruPush(ch)
 			}
 			continue
 		case ch != nil:
 			c.stats.Waits++
-			c.use(ch)
 		case bulk && idx > first && idx < last:
 			ch = nil
 		default:
@@ -383,6 +392,7 @@ func (c *Cache) ReadBlocks(lba uint64, buf []byte) error {
 			direct = c.addPiece(direct, buf, start, idx)
 			continue
 		}
+		c.use(ch, seq, end)
 		ch.refs++
 		pending = append(pending, ch)
 	}
@@ -450,12 +460,28 @@ func (c *Cache) readDirect(buf []byte, ps []piece) error {
 	return nil
 }
 
-// use notes a read of ch for the read-ahead statistics.
-func (c *Cache) use(ch *chunk) {
+// use notes a read of ch that ends at byte end of the disk, part of a
+// sequential stream if seq: for the read-ahead statistics, and to recycle
+// the chunk first once a stream has read to its end (another read puts it
+// back among the others). c.mu is held.
+func (c *Cache) use(ch *chunk, seq bool, end uint64) {
 	if ch.unused {
 		ch.unused = false
 		c.stats.PrefetchHits++
 	}
+	_, hi := c.chunkRange(ch.idx)
+	ch.streamed = seq && end >= hi
+}
+
+// inStream reports whether a read at lba continues a sequential stream
+// (see readAhead). c.mu is held.
+func (c *Cache) inStream(lba uint64) bool {
+	for i := range c.streams {
+		if s := &c.streams[i]; s.bytes >= int64(c.cs) && s.end == lba {
+			return true
+		}
+	}
+	return false
 }
 
 // chunkRange returns the byte range of chunk idx on the disk.
@@ -549,6 +575,12 @@ func (c *Cache) alloc(idx uint64, prefetch bool) *chunk {
 	case len(c.free) > 0:
 		ch = c.free[len(c.free)-1]
 		c.free = c.free[:len(c.free)-1]
+	case c.lru.prev != &c.lru && c.lru.prev.streamed:
+		v := c.lru.prev
+		c.lruRemove(v)
+		delete(c.chunks, v.idx)
+		c.stats.Recycled++
+		ch = v
 	case c.nbufs < c.maxBufs:
 		c.nbufs++
 		ch = &chunk{buf: make([]byte, c.cs)}
@@ -586,7 +618,7 @@ func (c *Cache) settle(ch *chunk) {
 		return
 	}
 	if !ch.pinned {
-		c.lruPushFront(ch)
+		c.lruPush(ch)
 	}
 }
 
@@ -691,6 +723,18 @@ func (c *Cache) WriteBlocks(lba uint64, buf []byte) error {
 }
 
 // LRU list helpers; c.mu is held.
+
+// lruPush files ch in the LRU list: most recently used first, or last
+// (next to be reused) if a stream has read past it.
+func (c *Cache) lruPush(ch *chunk) {
+	if ch.streamed {
+		ch.prev, ch.next = c.lru.prev, &c.lru
+		c.lru.prev.next = ch
+		c.lru.prev = ch
+		return
+	}
+	c.lruPushFront(ch)
+}
 
 func (c *Cache) lruPushFront(ch *chunk) {
 	ch.prev, ch.next = &c.lru, c.lru.next

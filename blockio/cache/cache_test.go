@@ -439,8 +439,49 @@ func TestGPTReread(t *testing.T) {
 	if after, _ := f.counts(); after != before {
 		t.Errorf("GPT reread after streaming made %d disk reads; want 0 (pinned)", after-before)
 	}
-	if s := c.Stats(); s.Evictions == 0 {
-		t.Errorf("Evictions = 0 after streaming 4 MiB through 8 chunks; want evictions: %v", s)
+	if s := c.Stats(); s.Recycled == 0 {
+		t.Errorf("Recycled = 0 after streaming 4 MiB through 8 chunks; want the stream's chunks reused: %v", s)
+	}
+}
+
+// TestStreamRecycles: a file streamed once through a cache with room for
+// all of it keeps about two read-ahead windows of chunks in memory (the
+// window in flight, and the read-ahead past the file's end that nobody
+// read; the stream's chunks are reused once read past), while a chunk read out of
+// sequence before the stream (file system metadata) stays cached, and
+// rereading the file still returns the disk's data.
+func TestStreamRecycles(t *testing.T) {
+	const bs, file, start = 512, 16 << 20, 8192 // LBA
+	f := newFake(start+file/bs+2048, bs, 9)
+	img := f.data
+	c := mustNew(t, f, Config{PinBlocks: -1}) // 64 MiB budget
+	meta := make([]byte, 4096)
+	if err := c.ReadBlocks(100, meta); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32<<10)
+	for pass := range 2 {
+		for off := 0; off < file; off += len(buf) {
+			lba := uint64(start + off/bs)
+			if err := c.ReadBlocks(lba, buf); err != nil {
+				t.Fatalf("pass %d: ReadBlocks(%d) = %v", pass, lba, err)
+			}
+			if !bytes.Equal(buf, img[lba*bs:][:len(buf)]) {
+				t.Fatalf("pass %d: ReadBlocks(%d) returned other data than the disk holds", pass, lba)
+			}
+		}
+		c.wg.Wait()
+	}
+	s := c.Stats()
+	if max := int64(2*DefaultMaxReadAhead+4) * DefaultChunkSize; s.BufferBytes > max || s.Recycled == 0 {
+		t.Errorf("after streaming 16 MiB twice: %d bytes buffered, %d recycled; want at most %d bytes (two read-ahead windows) and recycling: %v", s.BufferBytes, s.Recycled, max, s)
+	}
+	before, _ := f.counts()
+	if err := c.ReadBlocks(100, meta); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := f.counts(); after != before || !bytes.Equal(meta, img[100*bs:][:len(meta)]) {
+		t.Errorf("rereading the block read before the stream made %d disk reads; want 0 (still cached)", after-before)
 	}
 }
 
