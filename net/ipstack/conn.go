@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -42,24 +43,46 @@ func tcpipErr(e tcpip.Error) error {
 // TCPConn is a TCP connection of this stack; its receive buffer is part of
 // the stack's receive budget until Close.
 type TCPConn struct {
-	*gonet.TCPConn
-	ep   tcpip.Endpoint
-	b    *budget
-	once sync.Once
-	read *atomic.Uint64 // the stack's count of bytes read
+	*gonet.TCPConn // writes, addresses, shutdown
+	r              *tcpReader
+	ep             tcpip.Endpoint
+	b              *budget
+	once           sync.Once
+	read           *atomic.Uint64 // the stack's count of bytes read
 }
 
-// Read reads from the connection, counting the bytes for ipstat.
+func newTCPConn(wq *waiter.Queue, ep tcpip.Endpoint, b *budget, read *atomic.Uint64) *TCPConn {
+	return &TCPConn{TCPConn: gonet.NewTCPConn(wq, ep), r: newTCPReader(ep, wq), ep: ep, b: b, read: read}
+}
+
+// Read reads from the connection (see tcpReader), counting the bytes for
+// ipstat.
 func (c *TCPConn) Read(b []byte) (int, error) {
-	n, err := c.TCPConn.Read(b)
+	n, err := c.r.read(b, c)
 	c.read.Add(uint64(n))
 	return n, err
 }
 
+// SetReadDeadline implements net.Conn.
+func (c *TCPConn) SetReadDeadline(t time.Time) error {
+	c.r.setDeadline(t)
+	return nil
+}
+
+// SetDeadline implements net.Conn.
+func (c *TCPConn) SetDeadline(t time.Time) error {
+	c.r.setDeadline(t)
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
 // Close releases the connection's share of the receive budget and closes it.
 func (c *TCPConn) Close() error {
-	c.once.Do(func() { c.b.remove(c.ep) })
-	return c.TCPConn.Close()
+	err := c.TCPConn.Close()
+	c.once.Do(func() {
+		c.b.remove(c.ep)
+		c.r.close() // after the endpoint: a blocked Read sees it closed
+	})
+	return err
 }
 
 // ReceiveBuffer returns the connection's current receive buffer size.
@@ -109,7 +132,7 @@ func (s *Stack) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (*TCPC
 	if terr != nil {
 		return fail(tcpipErr(terr))
 	}
-	return &TCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep, b: s.budget, read: &s.tcpRead}, nil
+	return newTCPConn(&wq, ep, s.budget, &s.tcpRead), nil
 }
 
 // Listener accepts TCP connections; accepted connections join the receive
@@ -170,7 +193,7 @@ func (l *Listener) Accept() (stdnet.Conn, error) {
 			return nil, &stdnet.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: tcpipErr(terr)}
 		}
 		l.s.budget.add(ep)
-		return &TCPConn{TCPConn: gonet.NewTCPConn(wq, ep), ep: ep, b: l.s.budget, read: &l.s.tcpRead}, nil
+		return newTCPConn(wq, ep, l.s.budget, &l.s.tcpRead), nil
 	}
 }
 

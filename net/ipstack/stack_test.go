@@ -8,6 +8,7 @@ import (
 	"io"
 	stdnet "net"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -420,5 +421,87 @@ func TestRemoveInterface(t *testing.T) {
 	// The name can be used again.
 	if _, err := s.AddInterface("net0-5", w.NewPort(stdnet.HardwareAddr{2, 0, 0, 0, 0, byte(len(s.Interfaces()) + 1)}, ipstack.PortOptions{})); err != nil {
 		t.Errorf("re-adding net0-5: %v", err)
+	}
+}
+
+// TestTCPConnReadWakeups: a Read blocked on a quiet connection returns at
+// its deadline (also one set while it waits), returns io.EOF when the
+// peer closes, and returns when its own connection is closed under it.
+func TestTCPConnReadWakeups(t *testing.T) {
+	a, b := nettest.Pair(t, nettest.HostOptions{}, nettest.HostOptions{})
+	ln, err := b.Stack.ListenTCP(netip.AddrPortFrom(b.Addr, 7070))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan stdnet.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() (*ipstack.TCPConn, stdnet.Conn) {
+		t.Helper()
+		c, err := a.Stack.DialTCP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(b.Addr, 7070))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, <-accepted
+	}
+	blockedRead := func(c stdnet.Conn) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Read(make([]byte, 16))
+			done <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // let it block
+		return done
+	}
+	wait := func(what string, done <-chan error) error {
+		t.Helper()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Read still blocked after 5 s", what)
+			return nil
+		}
+	}
+
+	c, peer := dial()
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if err := wait("deadline", blockedRead(c)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Read past its deadline = %v; want os.ErrDeadlineExceeded", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	done := blockedRead(c)
+	c.SetDeadline(time.Now().Add(50 * time.Millisecond)) // set while it waits
+	if err := wait("deadline set while blocked", done); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Read with a deadline set while it waited = %v; want os.ErrDeadlineExceeded", err)
+	}
+	c.SetDeadline(time.Time{})
+	peer.Write([]byte("hi"))
+	if buf := make([]byte, 16); true {
+		if n, err := c.Read(buf); err != nil || string(buf[:n]) != "hi" {
+			t.Errorf("Read after the deadline was cleared = %q, %v; want \"hi\"", buf[:n], err)
+		}
+	}
+	done = blockedRead(c)
+	peer.Close()
+	if err := wait("peer closed", done); err != io.EOF {
+		t.Errorf("Read when the peer closed = %v; want io.EOF", err)
+	}
+	c.Close()
+
+	c, peer = dial()
+	defer peer.Close()
+	done = blockedRead(c)
+	c.Close()
+	if err := wait("own close", done); err == nil {
+		t.Errorf("Read on a connection closed under it = nil error; want an error")
 	}
 }
