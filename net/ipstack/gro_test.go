@@ -288,3 +288,50 @@ func TestCoalescerChecksums(t *testing.T) {
 		b.Release()
 	}
 }
+
+// TestTxChecksum: the link fills in the TCP and UDP checksums the stack
+// leaves to it (TX checksum offload) as gVisor would have, and leaves
+// fragments and other protocols alone.
+func TestTxChecksum(t *testing.T) {
+	me, them := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	mac := make([]byte, 6)
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{0, 1, 2, 7, 100, 1447, 1448} {
+		payload := make([]byte, n)
+		for i := range payload {
+			payload[i] = byte(r.Uint32())
+		}
+		want := tcpSegment(mac, mac, me, them, 40000, 3260, r.Uint32(), r.Uint32(), header.TCPFlagAck|header.TCPFlagPsh, payload)
+		udp := append([]byte(nil), want...)
+		ip := header.IPv4(udp[header.EthernetMinimumSize:])
+		ip[9] = uint8(header.UDPProtocolNumber)
+		fixIPChecksum(ip)
+		u := header.UDP(ip[header.IPv4MinimumSize:])
+		u.SetLength(uint16(len(u)))
+		u.SetChecksum(0)
+		u.SetChecksum(^checksum.Checksum(u, header.PseudoHeaderChecksum(header.UDPProtocolNumber, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(u)))))
+		for _, tc := range []struct {
+			name  string
+			frame []byte
+			at    int
+		}{{"TCP", want, header.TCPChecksumOffset}, {"UDP", udp, udpChecksumOffset}} {
+			at := header.EthernetMinimumSize + header.IPv4MinimumSize + tc.at
+			got := append([]byte(nil), tc.frame...)
+			got[at], got[at+1] = 0, 0
+			txChecksum(got)
+			if string(got) != string(tc.frame) {
+				t.Errorf("txChecksum(%s, %d bytes payload) checksum %x; want %x", tc.name, n, got[at:at+2], tc.frame[at:at+2])
+			}
+		}
+	}
+	frag := tcpSegment(mac, mac, me, them, 1, 2, 3, 4, header.TCPFlagAck, []byte("data"))
+	ip := header.IPv4(frag[header.EthernetMinimumSize:])
+	ip[6] |= 0x20 // more fragments
+	fixIPChecksum(ip)
+	at := header.EthernetMinimumSize + header.IPv4MinimumSize + header.TCPChecksumOffset
+	frag[at], frag[at+1] = 0, 0
+	before := string(frag)
+	if txChecksum(frag); string(frag) != before {
+		t.Errorf("txChecksum changed a fragment")
+	}
+}

@@ -73,9 +73,11 @@ func (l *linkEndpoint) SetLinkAddress(a tcpip.LinkAddress) {
 // Capabilities: RX checksum offload means the stack trusts the
 // checksums of what the link delivers, because receive validates them
 // itself (see checkIPv4): coalesced TCP packets carry headers whose
-// checksums no longer match, and the stack would drop them.
+// checksums no longer match, and the stack would drop them. TX checksum
+// offload means the stack leaves TCP and UDP checksums to WritePackets
+// (txChecksum), which sums with this package's faster code.
 func (l *linkEndpoint) Capabilities() stack.LinkEndpointCapabilities {
-	return stack.CapabilityResolutionRequired | stack.CapabilityRXChecksumOffload
+	return stack.CapabilityResolutionRequired | stack.CapabilityRXChecksumOffload | stack.CapabilityTXChecksumOffload
 }
 func (l *linkEndpoint) Attach(d stack.NetworkDispatcher) {
 	l.dispMu.Lock()
@@ -137,6 +139,7 @@ func (l *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 			frame = append(frame, s...)
 		}
 		l.txBuf = frame
+		txChecksum(frame)
 		if err := l.nic.Transmit(frame); err != nil {
 			l.txErrors.Add(1)
 			terr = &tcpip.ErrClosedForSend{}
@@ -275,6 +278,48 @@ func (l *linkEndpoint) flushRun() {
 	pkt.NetworkProtocolNumber = header.IPv4ProtocolNumber
 	pkt.RXChecksumValidated = true
 	l.dispatch(pkt)
+}
+
+// udpChecksumOffset is where a UDP header's checksum is (RFC 768).
+const udpChecksumOffset = 6
+
+// txChecksum fills in the TCP (RFC 9293 §3.1) or UDP (RFC 768) checksum of
+// an outgoing Ethernet frame carrying an unfragmented IPv4 packet: the link
+// declares TX checksum offload, so the stack leaves them zero (it still
+// computes the IPv4 header checksum). A UDP datagram the stack fragmented
+// keeps checksum zero, "no checksum" in IPv4; TCP never fragments.
+func txChecksum(frame []byte) {
+	if len(frame) < ethHeaderLen+header.IPv4MinimumSize || header.Ethernet(frame).Type() != header.IPv4ProtocolNumber {
+		return
+	}
+	ip := frame[ethHeaderLen:]
+	h := header.IPv4(ip)
+	hlen, total := int(h.HeaderLength()), int(h.TotalLength())
+	if ip[0]>>4 != 4 || hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) || h.More() || h.FragmentOffset() != 0 {
+		return
+	}
+	seg := ip[hlen:total]
+	var at int
+	switch tcpip.TransportProtocolNumber(h.Protocol()) {
+	case header.TCPProtocolNumber:
+		if len(seg) < header.TCPMinimumSize {
+			return
+		}
+		at = header.TCPChecksumOffset
+	case header.UDPProtocolNumber:
+		if len(seg) < header.UDPMinimumSize {
+			return
+		}
+		at = udpChecksumOffset
+	default:
+		return
+	}
+	seg[at], seg[at+1] = 0, 0
+	sum := ^foldSum(add1c(pseudoSum(ip, len(seg)), partialSum(seg)))
+	if sum == 0 && at == udpChecksumOffset {
+		sum = 0xffff // zero means no checksum in UDP (RFC 768)
+	}
+	seg[at], seg[at+1] = byte(sum>>8), byte(sum)
 }
 
 // checkIPv4 checks an IPv4 packet's checksums, as the stack would without
