@@ -46,6 +46,9 @@ func FuzzOnesSum(f *testing.F) {
 		if got, want := onesSum(b, init), checksum.Checksum(b, init); got != want {
 			t.Errorf("onesSum(%x, %#x) = %#x; want %#x", b, init, got, want)
 		}
+		if w := b[:len(b)&^3]; foldSum(headerSum(w)) != foldSum(partialSum(w)) {
+			t.Errorf("headerSum(%x) = %#x; want %#x", w, foldSum(headerSum(w)), foldSum(partialSum(w)))
+		}
 		dst := make([]byte, len(b))
 		if got, want := foldSum(copySum(dst, b)), foldSum(partialSum(b)); got != want || string(dst) != string(b) {
 			t.Errorf("copySum(%x) = %#x, copied %x; want %#x", b, got, dst, want)

@@ -28,7 +28,8 @@ type coalescer struct {
 	nextSeq uint32
 	window  uint16 // the latest segment's window
 	flags   header.TCPFlags
-	payload []*buffer.View // payload copied so far
+	payload []*buffer.View // payload copied so far; all but the last full
+	tail    []byte         // the last view's unwritten rest (it is grown to its capacity until flush)
 	size    int            // payload bytes
 	done    bool           // the run must end after its last segment (PSH, size)
 }
@@ -74,7 +75,7 @@ func (c *coalescer) add(ip []byte, tcp header.TCP, pseudo uint64) addResult {
 	if c.hdrLen != 0 && !c.continues(ip[:hdrLen], tcp, off) {
 		return addNo
 	}
-	if !c.copyPayload(payload, add1c(pseudo, partialSum(tcp[:off]))) {
+	if !c.copyPayload(payload, add1c(pseudo, headerSum(tcp[:off]))) {
 		return addBadSum
 	}
 	if c.hdrLen == 0 {
@@ -93,27 +94,27 @@ func (c *coalescer) add(ip []byte, tcp header.TCP, pseudo uint64) addResult {
 // copyPayload appends a segment's payload to the run's views, adding its
 // sum to the partial sum of the segment's pseudo-header and header, sum.
 // If the total is not all ones the copy is undone and copyPayload returns
-// false.
+// false. A piece of the payload that starts at an odd offset (it continues
+// after a view boundary) is summed as if even and byte-swapped (RFC 1071
+// §2(B)), which foldSum does.
 func (c *coalescer) copyPayload(payload []byte, sum uint64) bool {
-	views, last := len(c.payload), 0
-	if views > 0 {
-		last = c.payload[views-1].Size()
-	}
+	views, tail := len(c.payload), c.tail
+	odd := false
 	for rest := payload; len(rest) > 0; {
-		var v *buffer.View
-		if n := len(c.payload); n > 0 && c.payload[n-1].AvailableSize() > 1 {
-			v = c.payload[n-1]
-		} else {
-			v = buffer.NewView(runViewSize)
+		if len(c.tail) == 0 {
+			v := buffer.NewView(runViewSize)
+			v.Grow(runViewSize)
 			c.payload = append(c.payload, v)
+			c.tail = v.AsSlice()
 		}
-		k := min(len(rest), v.AvailableSize())
-		if k < len(rest) {
-			k &^= 1 // pieces summed apart must start at even offsets
+		k := min(len(rest), len(c.tail))
+		s := copySum(c.tail, rest[:k])
+		if odd {
+			s = uint64(foldSum(s))
 		}
-		at := v.Size()
-		v.Grow(k)
-		sum = add1c(sum, copySum(v.AsSlice()[at:], rest[:k]))
+		sum = add1c(sum, s)
+		odd = odd != (k&1 == 1)
+		c.tail = c.tail[k:]
 		rest = rest[k:]
 	}
 	if foldSum(sum) == 0xffff {
@@ -123,10 +124,7 @@ func (c *coalescer) copyPayload(payload []byte, sum uint64) bool {
 		c.payload[i].Release()
 		c.payload[i] = nil
 	}
-	c.payload = c.payload[:views]
-	if views > 0 {
-		c.payload[views-1].CapLength(last)
-	}
+	c.payload, c.tail = c.payload[:views], tail
 	return false
 }
 
@@ -166,6 +164,10 @@ func (c *coalescer) flush() (buffer.Buffer, bool) {
 	rt := header.TCP(c.hdr[header.IPv4MinimumSize:c.hdrLen])
 	rt.SetFlags(uint8(c.flags))
 	rt.SetWindowSize(c.window)
+	if n := len(c.payload); n > 0 {
+		c.payload[n-1].CapLength(runViewSize - len(c.tail))
+	}
+	c.tail = nil
 	b := buffer.MakeWithData(c.hdr[:c.hdrLen])
 	for i, v := range c.payload {
 		b.Append(v)

@@ -203,16 +203,18 @@ func (l *linkEndpoint) receive(frame []byte) {
 	l.tally.frames++
 	l.tally.bytes += uint64(len(frame))
 	eth := header.Ethernet(frame)
+	// The destination's group bit (IEEE 802.3 §3.2.3), then the bytes
+	// compared in place.
 	var pktType tcpip.PacketType
-	switch dst := eth.DestinationAddress(); {
-	case dst == header.EthernetBroadcastAddress:
-		pktType = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		pktType = tcpip.PacketMulticast
-	case dst == l.addr:
+	switch dst := frame[:6]; {
+	case dst[0]&1 == 0 && string(dst) == string(l.addr):
 		pktType = tcpip.PacketHost
-	default:
+	case dst[0]&1 == 0:
 		pktType = tcpip.PacketOtherHost
+	case string(dst) == string(header.EthernetBroadcastAddress):
+		pktType = tcpip.PacketBroadcast
+	default:
+		pktType = tcpip.PacketMulticast
 	}
 	proto := eth.Type()
 	if proto == header.IPv4ProtocolNumber {
