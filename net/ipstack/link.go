@@ -31,7 +31,11 @@ type LinkStats struct {
 // serialises every call into the NIC with mu.
 type linkEndpoint struct {
 	nic NIC
-	mu  *sync.Mutex // serialises NIC calls; shared by links on one NIC
+	mu  *sync.Mutex // serialises NIC calls; a SharedNIC's, shared by the links on its device
+	// rx and tx are the NIC's Receive and Transmit, called with mu held
+	// (a SharedNIC's Locked variants).
+	rx func([]byte) (int, error)
+	tx func([]byte) error
 
 	mtu     atomic.Uint32
 	addr    tcpip.LinkAddress
@@ -56,7 +60,10 @@ type linkEndpoint struct {
 var _ stack.LinkEndpoint = (*linkEndpoint)(nil)
 
 func newLinkEndpoint(nic NIC) *linkEndpoint {
-	l := &linkEndpoint{nic: nic, mu: new(sync.Mutex), addr: tcpip.LinkAddress(nic.MAC())}
+	l := &linkEndpoint{nic: nic, mu: new(sync.Mutex), rx: nic.Receive, tx: nic.Transmit, addr: tcpip.LinkAddress(nic.MAC())}
+	if s, ok := nic.(SharedNIC); ok {
+		l.mu, l.rx, l.tx = s.Mutex(), s.ReceiveLocked, s.TransmitLocked
+	}
 	l.mtu.Store(uint32(nic.MTU()))
 	return l
 }
@@ -140,7 +147,7 @@ func (l *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 		}
 		l.txBuf = frame
 		txChecksum(frame)
-		if err := l.nic.Transmit(frame); err != nil {
+		if err := l.tx(frame); err != nil {
 			l.txErrors.Add(1)
 			terr = &tcpip.ErrClosedForSend{}
 			if !errors.Is(err, ErrNICDown) {
@@ -173,7 +180,7 @@ func (l *linkEndpoint) poll(max int) int {
 	got := 0
 	for got < max {
 		l.mu.Lock()
-		n, err := l.nic.Receive(l.frame)
+		n, err := l.rx(l.frame)
 		l.mu.Unlock()
 		if err != nil {
 			l.rxErrors.Add(1)

@@ -11,6 +11,7 @@ package ipstack
 import (
 	"errors"
 	stdnet "net"
+	"sync"
 )
 
 // NIC is a raw Ethernet device. Receive never blocks.
@@ -33,6 +34,17 @@ type NIC interface {
 	// and lives in the Go heap (never on a goroutine stack), so a firmware
 	// NIC may receive into it directly.
 	Receive(buf []byte) (n int, err error)
+}
+
+// SharedNIC is a NIC that shares one device with other NICs (vlan.Mux's
+// VLANs and native NIC). The link layer serialises its calls with the
+// device's Mutex instead of a lock of its own and calls ReceiveLocked and
+// TransmitLocked with it held, so a frame costs one lock, not two.
+type SharedNIC interface {
+	NIC
+	Mutex() *sync.Mutex
+	ReceiveLocked(buf []byte) (int, error)
+	TransmitLocked(frame []byte) error
 }
 
 // Readier is implemented by NICs that can signal frame arrival (host test

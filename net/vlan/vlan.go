@@ -230,10 +230,19 @@ func (c *child) signal() {
 func (c *child) MAC() stdnet.HardwareAddr { return c.m.parent.MAC() }
 func (c *child) MTU() int                 { return c.m.parent.MTU() }
 
+// Mutex is the lock that serialises all calls on the parent
+// (ipstack.SharedNIC): the stack's links on this Mux share it.
+func (c *child) Mutex() *sync.Mutex { return &c.m.mu }
+
 // Transmit tags the frame (VLAN children) and sends it on the parent.
 func (c *child) Transmit(frame []byte) error {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
+	return c.TransmitLocked(frame)
+}
+
+// TransmitLocked is Transmit with the Mutex held.
+func (c *child) TransmitLocked(frame []byte) error {
 	if c.vid == 0 {
 		return c.m.parent.Transmit(frame)
 	}
@@ -248,6 +257,11 @@ func (c *child) Transmit(frame []byte) error {
 func (c *child) Receive(buf []byte) (int, error) {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
+	return c.ReceiveLocked(buf)
+}
+
+// ReceiveLocked is Receive with the Mutex held.
+func (c *child) ReceiveLocked(buf []byte) (int, error) {
 	if c.vid == 0 && len(c.m.children) == 1 && len(c.queue) == 0 {
 		return c.receiveDirect(buf)
 	}
@@ -286,6 +300,8 @@ func (c *child) receiveDirect(buf []byte) (int, error) {
 		}
 	}
 }
+
+var _ ipstack.SharedNIC = (*child)(nil)
 
 // readyChild is a child of a Readier parent.
 type readyChild struct{ *child }
