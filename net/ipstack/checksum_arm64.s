@@ -9,6 +9,17 @@
 // sum is all ones, and then the second cannot (RFC 1071 §2(C), end-around
 // carry).
 
+// ADD_BLOCK adds the 64-byte block loaded into R3, R5-R11 to R2 with carry.
+#define ADD_BLOCK \
+	ADCS	R3, R2, R2 \
+	ADCS	R5, R2, R2 \
+	ADCS	R6, R2, R2 \
+	ADCS	R7, R2, R2 \
+	ADCS	R8, R2, R2 \
+	ADCS	R9, R2, R2 \
+	ADCS	R10, R2, R2 \
+	ADCS	R11, R2, R2
+
 // func sum64(b []byte) uint64
 TEXT ·sum64(SB), NOSPLIT, $0-32
 	MOVD	b_base+0(FP), R0
@@ -24,14 +35,7 @@ block:
 	LDP	16(R0), (R6, R7)
 	LDP	32(R0), (R8, R9)
 	LDP	48(R0), (R10, R11)
-	ADCS	R3, R2, R2
-	ADCS	R5, R2, R2
-	ADCS	R6, R2, R2
-	ADCS	R7, R2, R2
-	ADCS	R8, R2, R2
-	ADCS	R9, R2, R2
-	ADCS	R10, R2, R2
-	ADCS	R11, R2, R2
+	ADD_BLOCK
 	ADD	$64, R0, R0
 	SUB	$1, R4, R4
 	CBNZ	R4, block
@@ -74,14 +78,7 @@ cblock:
 	STP	(R6, R7), 16(R12)
 	STP	(R8, R9), 32(R12)
 	STP	(R10, R11), 48(R12)
-	ADCS	R3, R2, R2
-	ADCS	R5, R2, R2
-	ADCS	R6, R2, R2
-	ADCS	R7, R2, R2
-	ADCS	R8, R2, R2
-	ADCS	R9, R2, R2
-	ADCS	R10, R2, R2
-	ADCS	R11, R2, R2
+	ADD_BLOCK
 	ADD	$64, R0, R0
 	ADD	$64, R12, R12
 	SUB	$1, R4, R4
