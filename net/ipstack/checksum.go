@@ -35,8 +35,8 @@ func partialSum(b []byte) uint64 {
 	return addTail(sum64(b[:n]), b[n:])
 }
 
-// headerSum is partialSum of a header made of whole 32-bit words (TCP's,
-// 20 to 60 bytes), in Go: a few words need no call.
+// headerSum is partialSum of a header made of whole 32-bit words (IPv4's
+// and TCP's, 20 to 60 bytes), in Go: a few words need no call.
 func headerSum(b []byte) uint64 {
 	var s uint64
 	for ; len(b) >= 8; b = b[8:] {
@@ -84,14 +84,12 @@ func copySum(dst, src []byte) uint64 {
 	return addTail(s, src[n:])
 }
 
-// ipv4HeaderOK reports whether a 20-byte IPv4 header (no options) sums to
-// all ones (RFC 791 §3.1), without a call: the header is two words and a
-// half.
-func ipv4HeaderOK(h []byte) bool {
-	_ = h[19]
-	s := add1c(binary.LittleEndian.Uint64(h), binary.LittleEndian.Uint64(h[8:]))
-	s = add1c(s, uint64(binary.LittleEndian.Uint32(h[16:])))
-	return foldSum(s) == 0xffff
+// segmentSum is the folded sum of a TCP or UDP segment and its
+// pseudo-header's partial sum: 0xffff when the checksum in the segment is
+// right (RFC 9293 §3.1, RFC 768); with the checksum field zero, its
+// complement is the checksum to send.
+func segmentSum(seg []byte, pseudo uint64) uint16 {
+	return foldSum(add1c(pseudo, partialSum(seg)))
 }
 
 // pseudoSum returns the partial sum of the TCP/UDP pseudo-header of an IPv4

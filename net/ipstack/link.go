@@ -236,7 +236,7 @@ func (l *linkEndpoint) receive(frame []byte) {
 			case r == addJoined:
 				l.ip.countTCP(&l.tally, len(ip), len(tcp)-int(tcp.DataOffset()))
 				return
-			case r == addBadSum || !tcpSumOK(tcp, pseudo): // not coalesced: delivered alone
+			case r == addBadSum || segmentSum(tcp, pseudo) != 0xffff: // not coalesced: delivered alone
 				ok = false
 			}
 		}
@@ -303,11 +303,10 @@ func txChecksum(frame []byte) {
 	}
 	ip := frame[ethHeaderLen:]
 	h := header.IPv4(ip)
-	hlen, total := int(h.HeaderLength()), int(h.TotalLength())
-	if ip[0]>>4 != 4 || hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) || h.More() || h.FragmentOffset() != 0 {
+	_, seg, ok := ipv4Parts(ip)
+	if !ok || h.More() || h.FragmentOffset() != 0 {
 		return
 	}
-	seg := ip[hlen:total]
 	var at int
 	switch tcpip.TransportProtocolNumber(h.Protocol()) {
 	case header.TCPProtocolNumber:
@@ -324,7 +323,7 @@ func txChecksum(frame []byte) {
 		return
 	}
 	seg[at], seg[at+1] = 0, 0
-	sum := ^foldSum(add1c(pseudoSum(ip, len(seg)), partialSum(seg)))
+	sum := ^segmentSum(seg, pseudoSum(ip, len(seg)))
 	if sum == 0 && at == udpChecksumOffset {
 		sum = 0xffff // zero means no checksum in UDP (RFC 768)
 	}
@@ -344,37 +343,44 @@ func txChecksum(frame []byte) {
 // also returns the segment.
 func checkIPv4(ip []byte) (tcp header.TCP, ok bool) {
 	tcp, pseudo, ok := inspectIPv4(ip)
-	if tcp != nil && !tcpSumOK(tcp, pseudo) {
+	if tcp != nil && segmentSum(tcp, pseudo) != 0xffff {
 		return nil, false
 	}
 	return tcp, ok
 }
 
+// ipv4Parts returns an IPv4 packet's header length and transport segment
+// (from the header to the total length); ok is false when the packet is too
+// short, not version 4 or its lengths are inconsistent (IP rejects it).
+func ipv4Parts(ip []byte) (hlen int, seg []byte, ok bool) {
+	if len(ip) < header.IPv4MinimumSize || ip[0]>>4 != 4 {
+		return 0, nil, false
+	}
+	h := header.IPv4(ip)
+	hlen, total := int(h.HeaderLength()), int(h.TotalLength())
+	if hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) {
+		return 0, nil, false
+	}
+	return hlen, ip[hlen:total], true
+}
+
 // inspectIPv4 is checkIPv4 that leaves one checksum to its caller: for an
 // unfragmented TCP segment in a packet without IP options (the data path)
 // it returns the segment, unchecked, and its pseudo-header's partial sum;
-// the caller checks it with tcpSumOK, or the coalescer as it copies the
+// the caller checks it with segmentSum, or the coalescer as it copies the
 // payload.
 func inspectIPv4(ip []byte) (tcp header.TCP, pseudo uint64, ok bool) {
-	h := header.IPv4(ip)
-	if len(ip) < header.IPv4MinimumSize || ip[0]>>4 != 4 {
+	hlen, payload, ok := ipv4Parts(ip)
+	if !ok {
 		return nil, 0, true // IP rejects it
 	}
-	hlen, total := int(h.HeaderLength()), int(h.TotalLength())
-	if hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) {
-		return nil, 0, true // IP rejects it
-	}
-	if hlen == header.IPv4MinimumSize {
-		if !ipv4HeaderOK(ip) {
-			return nil, 0, false
-		}
-	} else if onesSum(ip[:hlen], 0) != 0xffff {
+	if foldSum(headerSum(ip[:hlen])) != 0xffff {
 		return nil, 0, false
 	}
+	h := header.IPv4(ip)
 	if h.More() || h.FragmentOffset() != 0 {
 		return nil, 0, true
 	}
-	payload := ip[hlen:total]
 	switch tcpip.TransportProtocolNumber(h.Protocol()) {
 	case header.TCPProtocolNumber:
 		if len(payload) < header.TCPMinimumSize {
@@ -392,13 +398,7 @@ func inspectIPv4(ip []byte) (tcp header.TCP, pseudo uint64, ok bool) {
 	default:
 		return nil, 0, true
 	}
-	return nil, 0, foldSum(add1c(pseudoSum(ip, len(payload)), partialSum(payload))) == 0xffff
-}
-
-// tcpSumOK checks a TCP segment's checksum given its pseudo-header's
-// partial sum.
-func tcpSumOK(tcp header.TCP, pseudo uint64) bool {
-	return foldSum(add1c(pseudo, partialSum(tcp))) == 0xffff
+	return nil, 0, segmentSum(payload, pseudoSum(ip, len(payload))) == 0xffff
 }
 
 func (l *linkEndpoint) stats() LinkStats {

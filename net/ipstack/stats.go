@@ -89,16 +89,13 @@ func (c *ipCounters) countIn(r *rxTally, ip []byte, t tcpip.PacketType, ok bool)
 	case tcpip.PacketMulticast:
 		r.inMcast++
 	}
+	hlen, seg, valid := ipv4Parts(ip)
+	if !valid {
+		return
+	}
 	h := header.IPv4(ip)
-	if len(ip) < header.IPv4MinimumSize {
-		return
-	}
-	hlen, total := int(h.HeaderLength()), int(h.TotalLength())
-	if hlen < header.IPv4MinimumSize || total < hlen || total > len(ip) {
-		return
-	}
 	if !ok {
-		if onesSum(ip[:hlen], 0) != 0xffff {
+		if foldSum(headerSum(ip[:hlen])) != 0xffff {
 			c.inHdrErrors.Add(1)
 		} else if h.Protocol() == uint8(header.TCPProtocolNumber) {
 			c.tcpBadChecksum.Add(1)
@@ -109,8 +106,8 @@ func (c *ipCounters) countIn(r *rxTally, ip []byte, t tcpip.PacketType, ok bool)
 		c.inFragments.Add(1)
 		return
 	}
-	if h.Protocol() == uint8(header.TCPProtocolNumber) && total-hlen >= header.TCPMinimumSize {
-		tcp := header.TCP(ip[hlen:total])
+	if h.Protocol() == uint8(header.TCPProtocolNumber) && len(seg) >= header.TCPMinimumSize {
+		tcp := header.TCP(seg)
 		if off := int(tcp.DataOffset()); off >= header.TCPMinimumSize && off <= len(tcp) {
 			r.tcpSegs++
 			r.tcpOctets += uint64(len(tcp) - off)
