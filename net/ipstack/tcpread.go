@@ -64,8 +64,13 @@ func (r *tcpReader) read(b []byte, c stdnet.Conn) (int, error) {
 		return &stdnet.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
 	for {
-		if r.dl.expired() {
-			return 0, opErr(os.ErrDeadlineExceeded)
+		done := r.dl.channel()
+		if done != nil {
+			select {
+			case <-done:
+				return 0, opErr(os.ErrDeadlineExceeded)
+			default:
+			}
 		}
 		r.w = b
 		res, err := r.ep.Read(&r.w, tcpip.ReadOptions{})
@@ -82,7 +87,7 @@ func (r *tcpReader) read(b []byte, c stdnet.Conn) (int, error) {
 		default:
 			return 0, opErr(errors.New(err.String()))
 		}
-		if done := r.dl.channel(); done != nil {
+		if done != nil {
 			select {
 			case <-r.ready:
 			case <-done:
@@ -132,17 +137,4 @@ func (d *readDeadline) channel() <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.done
-}
-
-func (d *readDeadline) expired() bool {
-	done := d.channel()
-	if done == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
 }
