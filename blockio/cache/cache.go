@@ -473,15 +473,22 @@ func (c *Cache) use(ch *chunk, seq bool, end uint64) {
 	ch.streamed = seq && end >= hi
 }
 
-// inStream reports whether a read at lba continues a sequential stream
-// (see readAhead). c.mu is held.
-func (c *Cache) inStream(lba uint64) bool {
+// stream returns the stream that a read at lba continues, or nil. c.mu
+// is held.
+func (c *Cache) stream(lba uint64) *stream {
 	for i := range c.streams {
-		if s := &c.streams[i]; s.bytes >= int64(c.cs) && s.end == lba {
-			return true
+		if s := &c.streams[i]; s.bytes > 0 && s.end == lba {
+			return s
 		}
 	}
-	return false
+	return nil
+}
+
+// inStream reports whether a read at lba continues a sequential stream:
+// one that has read a chunk's worth, as readAhead requires. c.mu is held.
+func (c *Cache) inStream(lba uint64) bool {
+	s := c.stream(lba)
+	return s != nil && s.bytes >= int64(c.cs)
 }
 
 // chunkRange returns the byte range of chunk idx on the disk.
@@ -519,13 +526,7 @@ func (c *Cache) addPiece(ps []piece, buf []byte, start uint64, idx uint64) []pie
 // fetch. c.mu is held.
 func (c *Cache) readAhead(lba, n, last uint64) []*chunk {
 	c.clock++
-	var s *stream
-	for i := range c.streams {
-		if c.streams[i].bytes > 0 && c.streams[i].end == lba {
-			s = &c.streams[i]
-			break
-		}
-	}
+	s := c.stream(lba)
 	reqChunks := int((n*uint64(c.bs) + uint64(c.cs) - 1) / uint64(c.cs))
 	if s == nil {
 		s = &c.streams[0]
@@ -575,23 +576,24 @@ func (c *Cache) alloc(idx uint64, prefetch bool) *chunk {
 	case len(c.free) > 0:
 		ch = c.free[len(c.free)-1]
 		c.free = c.free[:len(c.free)-1]
-	case c.lru.prev != &c.lru && c.lru.prev.streamed:
-		v := c.lru.prev
-		c.lruRemove(v)
-		delete(c.chunks, v.idx)
-		c.stats.Recycled++
-		ch = v
-	case c.nbufs < c.maxBufs:
+	case c.nbufs < c.maxBufs && !c.lru.prev.streamed: // the sentinel is never streamed
 		c.nbufs++
 		ch = &chunk{buf: make([]byte, c.cs)}
 	default:
+		// Evict the least recently used chunk; one a stream has read past
+		// is reused before a new buffer is allocated (lruPush files those
+		// last).
 		v := c.lru.prev
 		if v == &c.lru || (prefetch && v.unused) {
 			return nil
 		}
 		c.lruRemove(v)
 		delete(c.chunks, v.idx)
-		c.stats.Evictions++
+		if v.streamed {
+			c.stats.Recycled++
+		} else {
+			c.stats.Evictions++
+		}
 		ch = v
 	}
 	lo, hi := c.chunkRange(idx)
