@@ -213,28 +213,43 @@ var (
 	sanBootRE = regexp.MustCompile(`Booting from SAN device 0x80`)
 )
 
+// start boots QEMU on the program's disk (0 plain, 1 big), stops U-Boot's
+// autoboot and bootefis the program; the transcript goes to dir. It
+// returns the machine and the bootefi match.
+func (p *benchProgram) start(disk int, dir string) (*lab.Machine, lab.Match, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, lab.Match{}, err
+	}
+	m, err := lab.Boot(lab.Config{Disks: []string{p.paths[disk]}, Snapshot: true},
+		lab.Options{Log: filepath.Join(dir, "serial.log"), MaxRuntime: 10 * time.Minute})
+	if err != nil {
+		return nil, lab.Match{}, err
+	}
+	fail := func(err error) (*lab.Machine, lab.Match, error) {
+		m.Close()
+		return nil, lab.Match{}, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+	}
+	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
+		return fail(err)
+	}
+	if err := p.setBootargs(m); err != nil {
+		return fail(err)
+	}
+	loaded, err := m.Bootefi("0:1", p.file, 20*time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	return m, loaded, nil
+}
+
 // boot boots the program on the plain disk and returns the seconds from
 // bootefi to the Linux marker.
 func (p *benchProgram) boot(img *bootdisk.Image, dir string) (float64, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, err
-	}
-	m, err := lab.Boot(lab.Config{Disks: []string{p.paths[0]}, Snapshot: true},
-		lab.Options{Log: filepath.Join(dir, "serial.log"), MaxRuntime: 10 * time.Minute})
+	m, loaded, err := p.start(0, dir)
 	if err != nil {
 		return 0, err
 	}
 	defer m.Close()
-	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
-		return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
-	}
-	if err := p.setBootargs(m); err != nil {
-		return 0, err
-	}
-	loaded, err := m.Bootefi("0:1", p.file, 20*time.Second)
-	if err != nil {
-		return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
-	}
 	l, err := m.Expect(regexp.MustCompile(bootdisk.LinuxMarker+` \S+ `+img.Nonce), 5*time.Minute)
 	if err != nil {
 		return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
@@ -245,29 +260,15 @@ func (p *benchProgram) boot(img *bootdisk.Image, dir string) (float64, error) {
 // readPlain boots the program on the big disk in plain QEMU and returns the
 // MB/s of Grub's read of the 64 MiB file.
 func (p *benchProgram) readPlain(img *bootdisk.Image, dir string) (float64, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, err
-	}
-	m, err := lab.Boot(lab.Config{Disks: []string{p.paths[1]}, Snapshot: true},
-		lab.Options{Log: filepath.Join(dir, "serial.log"), MaxRuntime: 10 * time.Minute})
+	m, _, err := p.start(1, dir)
 	if err != nil {
 		return 0, err
 	}
 	defer m.Close()
-	fail := func(err error) (float64, error) { return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath) }
-	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
-		return fail(err)
-	}
-	if err := p.setBootargs(m); err != nil {
-		return fail(err)
-	}
-	if _, err := m.Bootefi("0:1", p.file, 20*time.Second); err != nil {
-		return fail(err)
-	}
 	var rm [2]lab.Match
 	for i, marker := range []string{bootdisk.MarkerReadBegin, bootdisk.MarkerReadEnd} {
 		if rm[i], err = m.Expect(marker, 5*time.Minute); err != nil {
-			return fail(err)
+			return 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
 		}
 	}
 	return float64(img.BigSize) / 1e6 / rm[1].At.Sub(rm[0].At).Seconds(), nil

@@ -78,11 +78,7 @@ func newPKI(t testing.TB, name string) *testPKI {
 // 10.0.2.2:port.
 func serveHTTPS(t testing.TB, pki *testPKI, files map[string][]byte) int {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveHTTPSHandler(t, pki, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := files[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -90,7 +86,18 @@ func serveHTTPS(t testing.TB, pki *testPKI, files map[string][]byte) int {
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Write(b)
-	})}
+	}))
+}
+
+// serveHTTPSHandler serves h over HTTPS on a loopback port (returned) with
+// pki's server certificate until the test ends.
+func serveHTTPSHandler(t testing.TB, pki *testPKI, h http.Handler) int {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().(*net.TCPAddr).Port

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -17,12 +15,8 @@ import (
 func TestQEMUParamsPost(t *testing.T) {
 	lab.SkipIfMissing(t)
 	pki := newPKI(t, "snp-go")
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := make(chan string, 1)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := serveHTTPSHandler(t, pki, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		seen := fmt.Sprintf("%s %s ct=%q host=%q mac=%q note=%q x-snp=%q",
 			r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.PostForm.Get("host"), r.PostForm.Get("mac"),
@@ -32,10 +26,7 @@ func TestQEMUParamsPost(t *testing.T) {
 		default:
 		}
 		fmt.Fprintf(w, "#!ipxe\necho posted-%s\n", r.PostForm.Get("host"))
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	port := ln.Addr().(*net.TCPAddr).Port
+	}))
 
 	embed := writeFile(t, "embed.ipxe", []byte(fmt.Sprintf("#!ipxe\ndhcp\nparams\nparam host pxe1\nparam mac ${net0/mac}\n"+
 		"param note a&b c\nparam --header X-Snp yes\nchain https://10.0.2.2:%d/register##params\n", port)))
