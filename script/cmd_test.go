@@ -96,6 +96,29 @@ func TestChainInterruptedByCtrlC(t *testing.T) {
 	}
 }
 
+// TestCtrlCNotSwallowed: a Ctrl-C pressed while quick commands run
+// interrupts the first command that waits, however the watcher
+// goroutines of the quick ones are scheduled (one used to take it after
+// its command had returned and drop it; the sleep then never ended).
+func TestCtrlCNotSwallowed(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		te := newTestEnv()
+		te.con.typeKeys("\x03")
+		done := make(chan error, 1)
+		go func() {
+			done <- te.e.RunScript(context.Background(), "t.ipxe", []byte("echo a\necho b\nset x 1\necho c\nsleep 3600\n"))
+		}()
+		select {
+		case err := <-done:
+			if StatusOf(err) != ECANCELED {
+				t.Fatalf("run %d: sleep after an early Ctrl-C = %v; want ECANCELED", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("run %d: the Ctrl-C pressed before the script was lost: sleep still runs", i)
+		}
+	}
+}
+
 func TestKernelInitrdBoot(t *testing.T) {
 	te := newTestEnv()
 	te.fetch.files["http://x/vmlinuz"] = efiBinary

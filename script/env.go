@@ -20,6 +20,9 @@ type Console interface {
 	// Interrupts delivers the Ctrl-C presses made while no ReadKey was
 	// waiting; the engine cancels the running command's context on one.
 	Interrupts() <-chan struct{}
+	// Interrupt raises an interrupt again (one taken from Interrupts
+	// that no command acted on), leaving the typeahead alone.
+	Interrupt()
 }
 
 // Interface describes one network interface.

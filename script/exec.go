@@ -220,19 +220,29 @@ func (e *Engine) runCommand(ctx context.Context, cmd *Command, argv []string) er
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if e.env.Console != nil {
-		done := make(chan struct{})
-		defer close(done)
-		intr := e.env.Console.Interrupts()
+	if con := e.env.Console; con != nil {
+		// The watcher may take an interrupt just as the command returns
+		// (select picks at random when both are ready). A command that
+		// did not see it must not swallow it: it is raised again for the
+		// next command, as iPXE's console keeps an unread Ctrl-C.
+		done, exited := make(chan struct{}), make(chan bool)
 		go func() {
 			select {
-			case <-intr:
+			case <-con.Interrupts():
 				cancel()
+				exited <- true
 			case <-done:
+				exited <- false
 			}
 		}()
+		err = cmd.Run(cctx, call)
+		close(done)
+		if <-exited && !errors.Is(err, context.Canceled) {
+			con.Interrupt()
+		}
+	} else {
+		err = cmd.Run(cctx, call)
 	}
-	err = cmd.Run(cctx, call)
 	if err != nil && cctx.Err() != nil && ctx.Err() == nil && errors.Is(err, context.Canceled) {
 		err = &Error{Errno: ECANCELED, Err: fmt.Errorf("%s: interrupted by Ctrl-C", cmd.Name)}
 	}

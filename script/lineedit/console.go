@@ -43,10 +43,7 @@ func (c *Console) Put(k Key) {
 	if k == KeyCtrlC && c.waiting == 0 {
 		c.queue = c.queue[:0] // an interrupt discards typeahead
 		c.mu.Unlock()
-		select {
-		case c.intr <- struct{}{}:
-		default:
-		}
+		c.Interrupt()
 		return
 	}
 	if len(c.queue) >= maxTypeahead {
@@ -105,6 +102,16 @@ func (c *Console) CloseInput() {
 // Interrupts delivers Ctrl-C presses made while no ReadKey was waiting.
 // At most one is buffered.
 func (c *Console) Interrupts() <-chan struct{} { return c.intr }
+
+// Interrupt raises an interrupt as a Ctrl-C pressed while no ReadKey
+// waits does, without touching the typeahead. The engine uses it to give
+// back an interrupt it took for a command that had already finished.
+func (c *Console) Interrupt() {
+	select {
+	case c.intr <- struct{}{}:
+	default:
+	}
+}
 
 // DrainInterrupts discards a buffered interrupt (one pressed before the
 // command that should be interrupted started).
