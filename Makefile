@@ -87,7 +87,7 @@ comma := ,
 qemu: efi
 	$(GO) run ./cmd/snplab run --efi $(OUT) --firmware $(FIRMWARE)
 
-# -timeout is per package: the slowest (cmd/snp-go, QEMU) takes ~6 min, so a
+# -timeout is per package: the slowest (cmd/snp-go, QEMU) takes ~7 min, so a
 # hung test fails with its goroutines' stacks in 20 min, not after CI's budget.
 test:
 	$(GO) test -count=1 -timeout 20m -p 1 ./...
