@@ -36,9 +36,79 @@ var slirpMAC = []byte{0x52, 0x55, 0x0a, 0x00, 0x02}
 // the end is not counted.
 func (d FrameDump) Count() (FrameCount, error) {
 	var c FrameCount
+	err := d.each(func(frame []byte, orig int) {
+		if fromSlirp(frame) {
+			c.ToGuest++
+			c.BytesToGuest += int64(orig)
+		} else {
+			c.FromGuest++
+		}
+	})
+	return c, err
+}
+
+func fromSlirp(frame []byte) bool { return len(frame) >= 12 && string(frame[6:11]) == string(slirpMAC) }
+
+// MaxInFlight reads the dump as written so far and returns the largest
+// number of TCP segments carrying data to the guest that the guest had not
+// yet acknowledged, summed over its connections: the most frames that can
+// have waited in the guest NIC's receive ring at once. Through U-Boot's SNP
+// that must stay below 32 (see ipstack.DefaultReceiveBuffer).
+func (d FrameDump) MaxInFlight() (int, error) {
+	type conn struct{ host, guest uint32 } // IPv4 address and port of each end, folded
+	outstanding := map[conn][]uint32{}     // sequence numbers that end unacknowledged segments
+	n, most := 0, 0
+	err := d.each(func(frame []byte, _ int) {
+		// Ethernet II, IPv4 (RFC 791 §3.1), TCP (RFC 9293 §3.1).
+		if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:]) != 0x0800 || frame[14+9] != 6 {
+			return
+		}
+		ip := frame[14:]
+		ihl := int(ip[0]&0xf) * 4
+		total := int(binary.BigEndian.Uint16(ip[2:]))
+		if ihl < 20 || total > len(ip) || total < ihl+20 {
+			return
+		}
+		tcp := ip[ihl:total]
+		off := int(tcp[12]>>4) * 4
+		if off < 20 || off > len(tcp) {
+			return
+		}
+		src := binary.BigEndian.Uint32(ip[12:]) ^ uint32(binary.BigEndian.Uint16(tcp[0:]))
+		dst := binary.BigEndian.Uint32(ip[16:]) ^ uint32(binary.BigEndian.Uint16(tcp[2:]))
+		seq, ack := binary.BigEndian.Uint32(tcp[4:]), binary.BigEndian.Uint32(tcp[8:])
+		if fromSlirp(frame) {
+			if data := len(tcp) - off; data > 0 {
+				k := conn{src, dst}
+				outstanding[k] = append(outstanding[k], seq+uint32(data))
+				n++
+				most = max(most, n)
+			}
+			return
+		}
+		if tcp[13]&0x10 == 0 { // no ACK flag
+			return
+		}
+		k := conn{dst, src}
+		ends := outstanding[k]
+		kept := ends[:0]
+		for _, end := range ends {
+			if int32(end-ack) > 0 { // not yet covered (RFC 9293 §3.4 modular compare)
+				kept = append(kept, end)
+			}
+		}
+		n -= len(ends) - len(kept)
+		outstanding[k] = kept
+	})
+	return most, err
+}
+
+// each calls fn with every complete record of the dump written so far and
+// the frame's original length.
+func (d FrameDump) each(fn func(frame []byte, orig int)) error {
 	f, err := os.Open(string(d))
 	if err != nil {
-		return c, err
+		return err
 	}
 	defer f.Close()
 	// pcap: a 24-byte file header (magic a1b2c3d4 in the writer's byte
@@ -46,7 +116,7 @@ func (d FrameDump) Count() (FrameCount, error) {
 	// microseconds, captured length, original length) and the frame.
 	var hdr [24]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		return c, fmt.Errorf("lab: %s: pcap header: %w", d, err)
+		return fmt.Errorf("lab: %s: pcap header: %w", d, err)
 	}
 	var bo binary.ByteOrder
 	switch {
@@ -55,26 +125,21 @@ func (d FrameDump) Count() (FrameCount, error) {
 	case binary.BigEndian.Uint32(hdr[:]) == 0xa1b2c3d4:
 		bo = binary.BigEndian
 	default:
-		return c, fmt.Errorf("lab: %s: not a pcap file (magic %x)", d, hdr[:4])
+		return fmt.Errorf("lab: %s: not a pcap file (magic %x)", d, hdr[:4])
 	}
 	buf := make([]byte, 65536)
 	var rec [16]byte
 	for {
 		if _, err := io.ReadFull(f, rec[:]); err != nil {
-			return c, nil
+			return nil
 		}
 		n := int(bo.Uint32(rec[8:]))
 		if n > len(buf) {
-			return c, fmt.Errorf("lab: %s: record of %d bytes", d, n)
+			return fmt.Errorf("lab: %s: record of %d bytes", d, n)
 		}
 		if _, err := io.ReadFull(f, buf[:n]); err != nil {
-			return c, nil
+			return nil
 		}
-		if n >= 12 && string(buf[6:11]) == string(slirpMAC) {
-			c.ToGuest++
-			c.BytesToGuest += int64(bo.Uint32(rec[12:]))
-		} else {
-			c.FromGuest++
-		}
+		fn(buf[:n], int(bo.Uint32(rec[12:])))
 	}
 }

@@ -138,6 +138,7 @@ func BenchmarkQEMUSAN(b *testing.B) {
 		b.ReportMetric(m.plainMBps, p.name+"-read-MB/s")
 		b.ReportMetric(m.readMBps, p.name+"-read-plugin-MB/s")
 		b.ReportMetric(m.appPerFrame, p.name+"-app-insn/frame")
+		b.ReportMetric(float64(m.inFlight), p.name+"-max-inflight-frames")
 		if p.image != nil && top > 0 {
 			last := p.results[len(p.results)-1]
 			funcs, _ := p.image.Funcs(last.readCounts, last.loadBase, imageBase)
@@ -175,6 +176,7 @@ type benchResult struct {
 	appPerFrame, firmwarePerFrame   float64
 	sentPerReceived, wallUsPerFrame float64
 	frames                          lab.FrameCount
+	inFlight                        int // most data segments unacknowledged by the guest, whole run (the 32-frame ring rule)
 	app                             uint64
 	readCounts                      tcgprof.Counts
 	loadBase                        uint64 // where the firmware loaded the image (snp-go's banner)
@@ -182,11 +184,18 @@ type benchResult struct {
 }
 
 func (r benchResult) String() string {
-	return fmt.Sprintf("bootefi->Linux %.2f s, Grub read %.1f MB/s (%.1f under the plugin), %.0f app insn/frame, %.0f firmware insn/frame, %.2f frames sent/received, %.1f us/frame (%d frames)",
-		r.bootSec, r.plainMBps, r.readMBps, r.appPerFrame, r.firmwarePerFrame, r.sentPerReceived, r.wallUsPerFrame, r.frames.ToGuest)
+	return fmt.Sprintf("bootefi->Linux %.2f s, Grub read %.1f MB/s (%.1f under the plugin), %.0f app insn/frame, %.0f firmware insn/frame, %.2f frames sent/received, %.1f us/frame (%d frames), at most %d frames in flight",
+		r.bootSec, r.plainMBps, r.readMBps, r.appPerFrame, r.firmwarePerFrame, r.sentPerReceived, r.wallUsPerFrame, r.frames.ToGuest, r.inFlight)
 }
 
 func (p *benchProgram) median() benchResult {
+	most := func(f func(benchResult) int) int {
+		m := 0
+		for _, r := range p.results {
+			m = max(m, f(r))
+		}
+		return m
+	}
 	med := func(f func(benchResult) float64) float64 {
 		v := make([]float64, len(p.results))
 		for i, r := range p.results {
@@ -204,6 +213,7 @@ func (p *benchProgram) median() benchResult {
 		sentPerReceived:  med(func(r benchResult) float64 { return r.sentPerReceived }),
 		frames:           lab.FrameCount{ToGuest: int(med(func(r benchResult) float64 { return float64(r.frames.ToGuest) }))},
 		wallUsPerFrame:   med(func(r benchResult) float64 { return r.wallUsPerFrame }),
+		inFlight:         most(func(r benchResult) int { return r.inFlight }), // the worst round, not the median
 	}
 }
 
@@ -367,6 +377,9 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, e
 	res.appPerFrame = float64(res.app) / n
 	res.firmwarePerFrame = float64(read.Total()-res.app) / n
 	res.sentPerReceived = float64(res.frames.FromGuest) / n
+	if res.inFlight, err = dump.MaxInFlight(); err != nil {
+		return fail(err)
+	}
 	res.wallUsPerFrame = float64(el.Microseconds()) / n
 	return res, nil
 }
