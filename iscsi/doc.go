@@ -48,8 +48,8 @@
 // command slots are preallocated, so the data path allocates nothing per
 // command or PDU, and nothing depends on large socket buffers (reads go
 // through an 8 KiB buffer that large segments bypass), which suits the
-// EFI network path's small TCP window (net.DefaultReceiveBudget: 32 KiB of
-// receive buffer in total, about half of it in flight). Writes use immediate data,
+// EFI network path's small TCP window (ipstack.DefaultReceiveBudget: 48 KiB of
+// receive buffer in total, half of it in flight). Writes use immediate data,
 // unsolicited Data-Out and R2T-solicited Data-Out as negotiated.
 //
 // # Recovery

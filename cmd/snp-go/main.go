@@ -46,7 +46,7 @@ func main() {
 	pingAddr := flags.String("ping", "", "net self-test: ping this IPv4 address")
 	fetchURL := flags.String("fetch", "", "net self-test: fetch this URL")
 	gcPercent := flags.Int("gc-percent", 100, "Go GC target percentage (debugging)")
-	rcvbuf := flags.Int("tcp-window", ipstack.DefaultReceiveBudget, "TCP receive buffer per connection and in total (default: net.DefaultReceiveBudget, which keeps within U-Boot's 32-frame receive ring)")
+	rcvbuf := flags.Int("tcp-window", ipstack.DefaultReceiveBudget, "TCP receive buffer per connection and in total (default: ipstack.DefaultReceiveBudget, which keeps within U-Boot's 32-frame receive ring)")
 	root := flags.String("root", "", "iscsi self-test: iSCSI root path to read")
 	chunk := flags.Int("chunk", 1<<20, "iscsi self-test: bytes per read")
 	user := flags.String("username", "", "iscsi self-test: CHAP user")
