@@ -51,7 +51,8 @@ tamago-check:
 # The overlay also replaces standard-library files of tamago-go for this
 # build only: each board/_goroot/src/X replaces $(TAMAGO_ROOT)/src/X (today
 # internal/cpu's arm64 osInit, so that Go's AES, GHASH, SHA and CRC32
-# assembly is used; see board/cpu.go).
+# assembly is used, see board/cpu.go; and the FIPS DRBG's rand.go, whose
+# 32 MiB scratch buffer leaves the BSS, see board/doc.go).
 efi snp-go.efi: tamago-check
 	@[[ "$(BANNER_TIMEOUT)" =~ ^[0-9]+$$ ]] && [ "$(BANNER_TIMEOUT)" -le 65535 ] || { echo "BANNER_TIMEOUT=$(BANNER_TIMEOUT): want tenths of a second, 0-65535 (iPXE's unit; 0: no Ctrl-B prompt)" >&2; exit 1; }
 	@mkdir -p $(BUILD)
