@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
 // FrameDump records every frame of the lab's user-mode network in a pcap
@@ -55,42 +58,40 @@ func fromSlirp(frame []byte) bool { return len(frame) >= 12 && string(frame[6:11
 // have waited in the guest NIC's receive ring at once. Through U-Boot's SNP
 // that must stay below 32 (see ipstack.DefaultReceiveBuffer).
 func (d FrameDump) MaxInFlight() (int, error) {
-	type conn struct{ host, guest uint32 } // IPv4 address and port of each end, folded
-	outstanding := map[conn][]uint32{}     // sequence numbers that end unacknowledged segments
+	type conn struct {
+		host, guest tcpip.Address
+		hostPort    uint16
+		guestPort   uint16
+	}
+	outstanding := map[conn][]uint32{} // sequence numbers that end unacknowledged segments
 	n, most := 0, 0
 	err := d.each(func(frame []byte, _ int) {
-		// Ethernet II, IPv4 (RFC 791 §3.1), TCP (RFC 9293 §3.1).
-		if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:]) != 0x0800 || frame[14+9] != 6 {
+		eth := header.Ethernet(frame)
+		if len(frame) < header.EthernetMinimumSize || eth.Type() != header.IPv4ProtocolNumber {
 			return
 		}
-		ip := frame[14:]
-		ihl := int(ip[0]&0xf) * 4
-		total := int(binary.BigEndian.Uint16(ip[2:]))
-		if ihl < 20 || total > len(ip) || total < ihl+20 {
+		ip := header.IPv4(frame[header.EthernetMinimumSize:])
+		if !ip.IsValid(len(ip)) || ip.TransportProtocol() != header.TCPProtocolNumber {
 			return
 		}
-		tcp := ip[ihl:total]
-		off := int(tcp[12]>>4) * 4
-		if off < 20 || off > len(tcp) {
+		tcp := header.TCP(ip.Payload())
+		if len(tcp) < header.TCPMinimumSize || int(tcp.DataOffset()) < header.TCPMinimumSize || int(tcp.DataOffset()) > len(tcp) {
 			return
 		}
-		src := binary.BigEndian.Uint32(ip[12:]) ^ uint32(binary.BigEndian.Uint16(tcp[0:]))
-		dst := binary.BigEndian.Uint32(ip[16:]) ^ uint32(binary.BigEndian.Uint16(tcp[2:]))
-		seq, ack := binary.BigEndian.Uint32(tcp[4:]), binary.BigEndian.Uint32(tcp[8:])
 		if fromSlirp(frame) {
-			if data := len(tcp) - off; data > 0 {
-				k := conn{src, dst}
-				outstanding[k] = append(outstanding[k], seq+uint32(data))
+			if data := len(tcp.Payload()); data > 0 {
+				k := conn{ip.SourceAddress(), ip.DestinationAddress(), tcp.SourcePort(), tcp.DestinationPort()}
+				outstanding[k] = append(outstanding[k], tcp.SequenceNumber()+uint32(data))
 				n++
 				most = max(most, n)
 			}
 			return
 		}
-		if tcp[13]&0x10 == 0 { // no ACK flag
+		if tcp.Flags()&header.TCPFlagAck == 0 {
 			return
 		}
-		k := conn{dst, src}
-		ends := outstanding[k]
+		k := conn{ip.DestinationAddress(), ip.SourceAddress(), tcp.DestinationPort(), tcp.SourcePort()}
+		ends, ack := outstanding[k], tcp.AckNumber()
 		kept := ends[:0]
 		for _, end := range ends {
 			if int32(end-ack) > 0 { // not yet covered (RFC 9293 §3.4 modular compare)
