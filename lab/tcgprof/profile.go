@@ -114,6 +114,11 @@ func (c Counts) Span(lo, hi uint64) (min, max uint64, ok bool) {
 
 // Recorder is the plugin's side of one QEMU run.
 type Recorder struct {
+	// TLBBits, if set before Args, has the plugin model QEMU's data TLB
+	// with 2^TLBBits entries (8 is QEMU's size until the guest flushes its
+	// TLB) and count its misses; see TLB. QEMU runs several times slower.
+	TLBBits int
+
 	out string
 	so  string
 	n   int
@@ -127,7 +132,28 @@ func NewRecorder(so, dir string) *Recorder {
 
 // Args are the QEMU arguments that load the plugin.
 func (r *Recorder) Args() []string {
-	return []string{"-plugin", r.so + ",out=" + r.out}
+	a := r.so + ",out=" + r.out
+	if r.TLBBits > 0 {
+		a += fmt.Sprintf(",tlb=%d", r.TLBBits)
+	}
+	return []string{"-plugin", a}
+}
+
+// TLB returns the modelled TLB misses up to the last snapshot: by the
+// address of the instruction that missed and by data page (the page's
+// address). It needs TLBBits.
+func (r *Recorder) TLB() (byInsn, byPage Counts, err error) {
+	if r.TLBBits == 0 || r.n == 0 {
+		return nil, nil, fmt.Errorf("tcgprof: no TLB model snapshot (TLBBits %d, %d snapshots)", r.TLBBits, r.n)
+	}
+	path := fmt.Sprintf("%s.%d", r.out, r.n)
+	if byInsn, err = Load(path + ".tlbi"); err != nil {
+		return nil, nil, err
+	}
+	if byPage, err = Load(path + ".tlbp"); err != nil {
+		return nil, nil, err
+	}
+	return byInsn, byPage, nil
 }
 
 // Snapshot has the plugin write the counts so far and returns them. Call

@@ -108,3 +108,46 @@ func TestPluginCountsUBoot(t *testing.T) {
 		t.Errorf("instructions between the snapshots around crc32 of 1 MiB = %d; want more than 1 Mi", d)
 	}
 }
+
+// TestPluginModelsTLB: U-Boot's crc32 over 1 MiB reads 256 pages it has
+// not touched since the prompt, each once and in order: under the TLB
+// model each of those pages misses once, and the misses by instruction add
+// up to the misses by page.
+func TestPluginModelsTLB(t *testing.T) {
+	lab.SkipIfMissing(t)
+	dir := t.TempDir()
+	so, err := Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRecorder(so, dir)
+	r.TLBBits = 8
+	m := lab.StartWith(t, lab.Config{NoNet: true, ExtraArgs: r.Args()}, lab.Options{})
+	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Snapshot(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	insn0, page0, err := r.TLB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Run("crc32 0x40000000 0x100000", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Snapshot(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	insn1, page1, err := r.TLB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byInsn, byPage := insn1.Sub(insn0), page1.Sub(page0)
+	if got := byPage.In(0x40000000, 0x40100000); got != 256 {
+		t.Errorf("misses on the 256 pages crc32 read = %d; want 256 (one each)", got)
+	}
+	if a, b := byInsn.Total(), byPage.Total(); a != b {
+		t.Errorf("misses by instruction %d != misses by page %d", a, b)
+	}
+}

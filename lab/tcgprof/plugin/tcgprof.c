@@ -9,6 +9,17 @@
  * "<hex guest vaddr> <instructions executed>". Counting is an inline add per
  * block execution, so QEMU stays close to its normal speed.
  *
+ *   -plugin tcgprof.so,out=FILE,tlb=BITS
+ *
+ * also models QEMU's data TLB (accel/tcg/cputlb.c: one direct-mapped table
+ * of 2^BITS entries indexed by page number, CPU_TLB_DYN_DEFAULT_BITS = 8
+ * until the guest flushes its TLB, and an 8-entry victim TLB,
+ * CPU_VTLB_SIZE) over every load and store, and writes with each
+ * snapshot FILE.N.tlbi, "<hex instruction vaddr> <misses>", and
+ * FILE.N.tlbp, "<hex data page> <misses>": the misses, each a guest page
+ * table walk in QEMU, that the instruction or the page caused. This calls
+ * back on every access, so QEMU runs several times slower.
+ *
  * Written against QEMU's plugin API version 1 (QEMU 7.2, Debian 12). The
  * few declarations used are restated here so no QEMU development header is
  * needed: Debian ships none.
@@ -30,6 +41,13 @@ void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *, int, void
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *);
 void qemu_plugin_register_atexit_cb(plugin_id, exit_cb, void *);
+struct qemu_plugin_insn;
+typedef void (*mem_cb)(unsigned int, uint32_t, uint64_t, void *);
+enum { PLUGIN_CB_NO_REGS = 0 };
+enum { PLUGIN_MEM_RW = 3 };
+struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *, size_t);
+uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *);
+void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *, mem_cb, int, int, void *);
 
 __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 
@@ -57,8 +75,88 @@ static struct block *new_block(void)
 	return pool++;
 }
 
+/* The TLB model (tlb=BITS). One vCPU (the lab's machines have one), so
+ * the callbacks run on one thread; a snapshot reads the counters racily,
+ * which at worst misses the last few. */
+struct insn {
+	uint64_t vaddr, misses;
+	struct insn *next;
+};
+
+#define VTLB 8
+#define PAGES (1 << 20) /* data pages tracked, open addressing */
+static int tlb_bits;
+static uint64_t *tlb, vtlb[VTLB], vnext;
+static struct insn *insns, *ipool;
+static size_t ipool_left;
+static uint64_t page_key[PAGES], page_misses[PAGES];
+
+static struct insn *new_insn(void)
+{
+	if (ipool_left == 0) {
+		ipool_left = 1 << 16;
+		ipool = calloc(ipool_left, sizeof *ipool);
+		if (!ipool)
+			abort();
+	}
+	ipool_left--;
+	return ipool++;
+}
+
+static void page_miss(uint64_t page)
+{
+	uint64_t key = page + 1; /* 0 marks a free slot */
+	for (uint64_t i = (page * 0x9e3779b97f4a7c15ull) >> 44;; i = (i + 1) & (PAGES - 1)) {
+		uint64_t k = __atomic_load_n(&page_key[i], __ATOMIC_RELAXED);
+		if (k == key) {
+			__atomic_store_n(&page_misses[i], page_misses[i] + 1, __ATOMIC_RELAXED);
+			return;
+		}
+		if (k == 0) {
+			page_misses[i] = 1;
+			__atomic_store_n(&page_key[i], key, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+/* on_access is QEMU's tlb_fill decision for one access: a hit in the main
+ * table, else a hit in the victim TLB (swapped in), else a miss (filled,
+ * the evicted entry saved in the victim TLB round robin). */
+static void on_access(unsigned int vcpu, uint32_t info, uint64_t vaddr, void *p)
+{
+	uint64_t page = vaddr >> 12, tag = page + 1;
+	uint64_t *e = &tlb[page & ((1ull << tlb_bits) - 1)];
+	if (*e == tag)
+		return;
+	for (int i = 0; i < VTLB; i++) {
+		if (vtlb[i] == tag) {
+			vtlb[i] = *e;
+			*e = tag;
+			return;
+		}
+	}
+	if (*e)
+		vtlb[vnext++ % VTLB] = *e;
+	*e = tag;
+	struct insn *in = p;
+	__atomic_store_n(&in->misses, in->misses + 1, __ATOMIC_RELAXED);
+	page_miss(page);
+}
+
 static void on_translate(plugin_id id, struct qemu_plugin_tb *tb)
 {
+	if (tlb_bits) {
+		size_t n = qemu_plugin_tb_n_insns(tb);
+		for (size_t i = 0; i < n; i++) {
+			struct qemu_plugin_insn *qi = qemu_plugin_tb_get_insn(tb, i);
+			struct insn *in = new_insn();
+			in->vaddr = qemu_plugin_insn_vaddr(qi);
+			in->next = __atomic_load_n(&insns, __ATOMIC_RELAXED);
+			__atomic_store_n(&insns, in, __ATOMIC_RELEASE);
+			qemu_plugin_register_vcpu_mem_cb(qi, on_access, PLUGIN_CB_NO_REGS, PLUGIN_MEM_RW, in);
+		}
+	}
 	struct block *b = new_block();
 	b->vaddr = qemu_plugin_tb_vaddr(tb);
 	b->insns = qemu_plugin_tb_n_insns(tb);
@@ -102,7 +200,63 @@ static void write_counts(const char *path)
 	free(v);
 }
 
-static void at_exit(plugin_id id, void *p) { write_counts(out); }
+static int insn_by_vaddr(const void *a, const void *b)
+{
+	const struct insn *x = *(struct insn *const *)a, *y = *(struct insn *const *)b;
+	return (x->vaddr > y->vaddr) - (x->vaddr < y->vaddr);
+}
+
+static void write_tlb(const char *path)
+{
+	char name[4100], tmp[4200];
+	struct insn *head = __atomic_load_n(&insns, __ATOMIC_ACQUIRE), *in, **v;
+	size_t n = 0, i, j;
+	for (in = head; in; in = in->next)
+		n++;
+	v = malloc((n + 1) * sizeof *v);
+	if (!v)
+		return;
+	for (in = head, i = 0; in && i < n; in = in->next)
+		v[i++] = in;
+	qsort(v, n, sizeof *v, insn_by_vaddr);
+	snprintf(name, sizeof name, "%s.tlbi", path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	FILE *f = fopen(tmp, "w");
+	if (f) {
+		for (i = 0; i < n; i = j) {
+			uint64_t sum = 0;
+			for (j = i; j < n && v[j]->vaddr == v[i]->vaddr; j++)
+				sum += __atomic_load_n(&v[j]->misses, __ATOMIC_RELAXED);
+			if (sum)
+				fprintf(f, "%llx %llu\n", (unsigned long long)v[i]->vaddr, (unsigned long long)sum);
+		}
+		fclose(f);
+		rename(tmp, name);
+	}
+	free(v);
+	snprintf(name, sizeof name, "%s.tlbp", path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	f = fopen(tmp, "w");
+	if (f) {
+		for (i = 0; i < PAGES; i++) {
+			uint64_t k = __atomic_load_n(&page_key[i], __ATOMIC_ACQUIRE);
+			if (k)
+				fprintf(f, "%llx %llu\n", (unsigned long long)(k - 1) << 12,
+					(unsigned long long)__atomic_load_n(&page_misses[i], __ATOMIC_RELAXED));
+		}
+		fclose(f);
+		rename(tmp, name);
+	}
+}
+
+static void write_all(const char *path)
+{
+	if (tlb_bits)
+		write_tlb(path); /* first: the counts file is what readers wait for */
+	write_counts(path);
+}
+
+static void at_exit(plugin_id id, void *p) { write_all(out); }
 
 static void *snapshots(void *p)
 {
@@ -112,7 +266,7 @@ static void *snapshots(void *p)
 		if (access(trigger, F_OK) != 0)
 			continue;
 		snprintf(path, sizeof path, "%s.%d", out, n++);
-		write_counts(path);
+		write_all(path);
 		unlink(trigger);
 	}
 	return NULL;
@@ -124,6 +278,15 @@ __attribute__((visibility("default"))) int qemu_plugin_install(plugin_id id, con
 	for (int i = 0; i < argc; i++)
 		if (strncmp(argv[i], "out=", 4) == 0)
 			snprintf(out, sizeof out, "%s", argv[i] + 4);
+		else if (strncmp(argv[i], "tlb=", 4) == 0)
+			tlb_bits = atoi(argv[i] + 4);
+	if (tlb_bits < 0 || tlb_bits > 24)
+		tlb_bits = 8;
+	if (tlb_bits) {
+		tlb = calloc(1ull << tlb_bits, sizeof *tlb);
+		if (!tlb)
+			abort();
+	}
 	qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
 	qemu_plugin_register_atexit_cb(id, at_exit, NULL);
 	pthread_t t;
