@@ -37,7 +37,12 @@ import (
 //
 // SNP_BENCH_ROUNDS sets the rounds (default 3; medians are reported);
 // SNP_BENCH_PROFILE=N logs snp-go's top N functions during the read;
-// SNP_BENCH_BOOTARGS passes options to snp-go (e.g. --tcp-window=65536).
+// SNP_BENCH_BOOTARGS passes options to snp-go (e.g. --tcp-window=65536);
+// SNP_BENCH_DIR keeps the runs (transcripts, pcaps, profiles) there;
+// SNP_BENCH_PHASES picks the measurements of a round, a comma-separated
+// subset of boot,read,profile,tlb (default the first three; "read" alone
+// is the quickest figure to compare while changing the data path; "tlb"
+// reads once more under a model of QEMU's data TLB and logs its misses).
 func BenchmarkQEMUSAN(b *testing.B) {
 	lab.SkipIfMissing(b)
 	plain := bootdisk.Need(b, bootdisk.Options{})
@@ -61,7 +66,12 @@ func BenchmarkQEMUSAN(b *testing.B) {
 		return []byte(fmt.Sprintf("#!ipxe\ndhcp\nset username %s\nset password %s\nset reverse-username %s\nset reverse-password %s\nsanboot --no-describe %s\n",
 			sanUser, sanSecret, sanRevUser, sanRevSecret, d.RootPath("10.0.2.2", fmt.Sprintf("%s%d", sanIQN, i), 1)))
 	}
-	dir := b.TempDir()
+	dir := os.Getenv("SNP_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
 	snp := &benchProgram{name: "snp-go", file: "snp-go.efi"}
 	for i := range 2 {
 		efi := lab.NeedEFI(b, lab.EFIBuild{Embed: writeFile(b, fmt.Sprintf("bench%d.ipxe", i), script(i))})
@@ -106,24 +116,40 @@ func BenchmarkQEMUSAN(b *testing.B) {
 		}
 	}
 	top, _ := strconv.Atoi(os.Getenv("SNP_BENCH_PROFILE"))
+	phases, err := benchPhases(os.Getenv("SNP_BENCH_PHASES"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < rounds; r++ {
 			for _, p := range progs {
 				run := filepath.Join(dir, fmt.Sprintf("%s-%d", p.name, r))
-				toSAN, boot, err := p.boot(plain, run+"-boot")
-				if err != nil {
-					b.Fatalf("%s, round %d, boot: %v", p.name, r+1, err)
+				var res benchResult
+				if phases["boot"] {
+					if res.sanSec, res.bootSec, res.split, err = p.boot(plain, run+"-boot"); err != nil {
+						b.Fatalf("%s, round %d, boot: %v", p.name, r+1, err)
+					}
 				}
-				plainMBps, err := p.readPlain(big, run+"-plain")
-				if err != nil {
-					b.Fatalf("%s, round %d, read: %v", p.name, r+1, err)
+				if phases["read"] {
+					if res.plainMBps, err = p.readPlain(big, run+"-plain"); err != nil {
+						b.Fatalf("%s, round %d, read: %v", p.name, r+1, err)
+					}
 				}
-				res, err := p.read(big, so, run+"-read")
-				if err != nil {
-					b.Fatalf("%s, round %d, read under the plugin: %v", p.name, r+1, err)
+				if phases["profile"] {
+					boot := res
+					if res, err = p.read(big, so, run+"-read", 0); err != nil {
+						b.Fatalf("%s, round %d, read under the plugin: %v", p.name, r+1, err)
+					}
+					res.sanSec, res.bootSec, res.split, res.plainMBps = boot.sanSec, boot.bootSec, boot.split, boot.plainMBps
 				}
-				res.sanSec, res.bootSec, res.plainMBps = toSAN, boot, plainMBps
+				if phases["tlb"] {
+					t, err := p.read(big, so, run+"-tlb", 8)
+					if err != nil {
+						b.Fatalf("%s, round %d, read under the TLB model: %v", p.name, r+1, err)
+					}
+					b.Logf("%s round %d: %s", p.name, r+1, p.tlbReport(t, top))
+				}
 				b.Logf("%s round %d: %s", p.name, r+1, res)
 				p.results = append(p.results, res)
 			}
@@ -139,7 +165,7 @@ func BenchmarkQEMUSAN(b *testing.B) {
 		b.ReportMetric(m.readMBps, p.name+"-read-plugin-MB/s")
 		b.ReportMetric(m.appPerFrame, p.name+"-app-insn/frame")
 		b.ReportMetric(float64(m.inFlight), p.name+"-max-inflight-frames")
-		if p.image != nil && top > 0 {
+		if p.image != nil && top > 0 && phases["profile"] {
 			last := p.results[len(p.results)-1]
 			funcs, _ := p.image.Funcs(last.readCounts, last.loadBase, imageBase)
 			var t strings.Builder
@@ -155,12 +181,63 @@ func BenchmarkQEMUSAN(b *testing.B) {
 	}
 	if len(progs) == 2 {
 		s, i := progs[0].median(), progs[1].median()
-		b.ReportMetric(s.bootSec/i.bootSec, "boot-ratio")
-		b.ReportMetric(s.plainMBps/i.plainMBps, "read-ratio")
+		ratio := func(a, b float64) float64 { // 0 for a phase not run
+			if b == 0 {
+				return 0
+			}
+			return a / b
+		}
+		b.ReportMetric(ratio(s.bootSec, i.bootSec), "boot-ratio")
+		b.ReportMetric(ratio(s.plainMBps, i.plainMBps), "read-ratio")
 		lines = append(lines, fmt.Sprintf("snp-go/iPXE: bootefi->Linux %.2fx, Grub read %.2fx (under the plugin %.2fx), app insn/frame %.2fx",
-			s.bootSec/i.bootSec, s.plainMBps/i.plainMBps, s.readMBps/i.readMBps, s.appPerFrame/i.appPerFrame))
+			ratio(s.bootSec, i.bootSec), ratio(s.plainMBps, i.plainMBps), ratio(s.readMBps, i.readMBps), ratio(s.appPerFrame, i.appPerFrame)))
 	}
 	b.Logf("medians of %d rounds:\n%s", rounds, strings.Join(lines, "\n"))
+}
+
+// tlbReport describes a read under the TLB model: misses per frame, and
+// the top functions and 1 MiB memory regions by misses.
+func (p *benchProgram) tlbReport(t benchResult, top int) string {
+	n := float64(t.frames.ToGuest)
+	var b strings.Builder
+	fmt.Fprintf(&b, "under QEMU's 256-entry TLB, %.1f misses per frame in the application, %.1f in the firmware (Grub read %.1f MB/s under the model)",
+		t.tlbApp, t.tlbFirmware, t.readMBps)
+	if top == 0 {
+		top = 15
+	}
+	if p.image != nil {
+		funcs, _ := p.image.Funcs(t.tlbInsn, t.loadBase, imageBase)
+		fmt.Fprintf(&b, "\n  by function:")
+		for _, f := range tcgprof.Top(funcs, top) {
+			fmt.Fprintf(&b, "\n  %6.2f misses/frame  %s", float64(f.Count)/n, f.Name)
+		}
+	}
+	regions := map[string]uint64{}
+	for page, c := range t.tlbPage {
+		regions[fmt.Sprintf("%#x", page&^(1<<20-1))] += c
+	}
+	fmt.Fprintf(&b, "\n  by 1 MiB region of the data touched (image at %#x):", t.loadBase)
+	for _, f := range tcgprof.Top(regions, top) {
+		fmt.Fprintf(&b, "\n  %6.2f misses/frame  %s", float64(f.Count)/n, f.Name)
+	}
+	return b.String()
+}
+
+// benchPhases parses SNP_BENCH_PHASES.
+func benchPhases(s string) (map[string]bool, error) {
+	all := map[string]bool{"boot": true, "read": true, "profile": true}
+	if s == "" {
+		return all, nil
+	}
+	all["tlb"] = true
+	m := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		if !all[f] {
+			return nil, fmt.Errorf("SNP_BENCH_PHASES=%q: %q is not one of boot, read, profile, tlb", s, f)
+		}
+		m[f] = true
+	}
+	return m, nil
 }
 
 type benchProgram struct {
@@ -173,20 +250,37 @@ type benchProgram struct {
 
 type benchResult struct {
 	bootSec, plainMBps, readMBps    float64
-	sanSec                          float64 // bootefi -> "Booting from SAN", within bootSec
+	sanSec                          float64   // bootefi -> "Booting from SAN", within bootSec
+	split                           []float64 // bootefi -> each line of bootSplit
 	appPerFrame, firmwarePerFrame   float64
 	sentPerReceived, wallUsPerFrame float64
 	frames                          lab.FrameCount
 	inFlight                        int // most data segments unacknowledged by the guest, whole run (the 32-frame ring rule)
 	app                             uint64
 	readCounts                      tcgprof.Counts
-	loadBase                        uint64 // where the firmware loaded the image (snp-go's banner)
-	codeLo, codeHi                  uint64 // the application's code, as seen running
+	loadBase                        uint64         // where the firmware loaded the image (snp-go's banner)
+	tlbApp, tlbFirmware             float64        // modelled TLB misses per frame (phase tlb)
+	tlbInsn, tlbPage                tcgprof.Counts // the misses by instruction and by data page
+	codeLo, codeHi                  uint64         // the application's code, as seen running
 }
 
 func (r benchResult) String() string {
 	return fmt.Sprintf("bootefi->Linux %.2f s (%.2f s to SAN boot), Grub read %.1f MB/s (%.1f under the plugin), %.0f app insn/frame, %.0f firmware insn/frame, %.2f frames sent/received, %.1f us/frame (%d frames), at most %d frames in flight",
-		r.bootSec, r.sanSec, r.plainMBps, r.readMBps, r.appPerFrame, r.firmwarePerFrame, r.sentPerReceived, r.wallUsPerFrame, r.frames.ToGuest, r.inFlight)
+		r.bootSec, r.sanSec, r.plainMBps, r.readMBps, r.appPerFrame, r.firmwarePerFrame, r.sentPerReceived, r.wallUsPerFrame, r.frames.ToGuest, r.inFlight) + r.splitString()
+}
+
+// splitString lists the boot's seconds from bootefi to each line of
+// bootSplit.
+func (r benchResult) splitString() string {
+	if len(r.split) != len(bootSplit) {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("; boot at")
+	for i, at := range r.split {
+		fmt.Fprintf(&b, " %q %.2f", strings.TrimPrefix(bootSplit[i], "SNPGO-GRUB-"), at)
+	}
+	return b.String()
 }
 
 func (p *benchProgram) median() benchResult {
@@ -205,7 +299,14 @@ func (p *benchProgram) median() benchResult {
 		sort.Float64s(v)
 		return v[len(v)/2]
 	}
+	var split []float64
+	if len(p.results) > 0 && len(p.results[0].split) == len(bootSplit) {
+		for i := range bootSplit {
+			split = append(split, med(func(r benchResult) float64 { return r.split[i] }))
+		}
+	}
 	return benchResult{
+		split:            split,
 		bootSec:          med(func(r benchResult) float64 { return r.bootSec }),
 		sanSec:           med(func(r benchResult) float64 { return r.sanSec }),
 		plainMBps:        med(func(r benchResult) float64 { return r.plainMBps }),
@@ -256,23 +357,38 @@ func (p *benchProgram) start(disk int, dir string) (*lab.Machine, lab.Match, err
 
 // boot boots the program on the plain disk and returns the seconds from
 // bootefi to "Booting from SAN" (DHCP, login, Block IO installed: both
-// programs print it) and to the Linux marker.
-func (p *benchProgram) boot(img *bootdisk.Image, dir string) (san, linux float64, err error) {
+// programs print it) and to the Linux marker, and the seconds to each line
+// of bootSplit.
+func (p *benchProgram) boot(img *bootdisk.Image, dir string) (san, linux float64, split []float64, err error) {
 	m, loaded, err := p.start(0, dir)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer m.Close()
 	s, err := m.Expect(sanBootRE, 3*time.Minute)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+		return 0, 0, nil, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+	}
+	split = []float64{s.At.Sub(loaded.At).Seconds()}
+	for _, marker := range bootSplit[1:] {
+		at, err := m.Expect(marker, 5*time.Minute)
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+		}
+		split = append(split, at.At.Sub(loaded.At).Seconds())
 	}
 	l, err := m.Expect(regexp.MustCompile(bootdisk.LinuxMarker+` \S+ `+img.Nonce), 5*time.Minute)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+		return 0, 0, nil, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
 	}
-	return s.At.Sub(loaded.At).Seconds(), l.At.Sub(loaded.At).Seconds(), nil
+	return s.At.Sub(loaded.At).Seconds(), l.At.Sub(loaded.At).Seconds(), split, nil
 }
+
+// bootSplit names the console lines at which the boot phase splits the time
+// from bootefi (both programs print the first; Grub, the EFI stub and Linux
+// the rest), in the order they appear.
+var bootSplit = []string{"SAN boot", bootdisk.MarkerGrubEarly, bootdisk.MarkerHashBegin, bootdisk.MarkerHashEnd,
+	bootdisk.MarkerGrubLinux, bootdisk.MarkerKernel, bootdisk.MarkerGrubBoot, "EFI stub: Exiting boot services", "Booting Linux on physical CPU"}
 
 // readPlain boots the program on the big disk in plain QEMU and returns the
 // MB/s of Grub's read of the 64 MiB file.
@@ -293,12 +409,15 @@ func (p *benchProgram) readPlain(img *bootdisk.Image, dir string) (float64, erro
 
 // read boots the program on the big disk under the profiler and measures
 // Grub's read of the 64 MiB file.
-func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, error) {
+// With tlbBits > 0 the plugin also models QEMU's data TLB of 2^tlbBits
+// entries and the result has its misses.
+func (p *benchProgram) read(img *bootdisk.Image, so, dir string, tlbBits int) (benchResult, error) {
 	var res benchResult
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, err
 	}
 	rec := tcgprof.NewRecorder(so, dir)
+	rec.TLBBits = tlbBits
 	dump := lab.FrameDump(filepath.Join(dir, "n0.pcap"))
 	m, err := lab.Boot(lab.Config{Disks: []string{p.paths[1]}, Snapshot: true,
 		ExtraArgs: append(rec.Args(), dump.Args()...)}, lab.Options{Log: filepath.Join(dir, "serial.log"), MaxRuntime: 10 * time.Minute})
@@ -355,7 +474,7 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, e
 	hi += 4096
 	res.codeLo, res.codeHi = lo, hi
 	var rm [2]lab.Match
-	var counts [2]tcgprof.Counts
+	var counts, tlbInsn, tlbPage [2]tcgprof.Counts
 	var frames [2]lab.FrameCount
 	for i, marker := range []string{bootdisk.MarkerReadBegin, bootdisk.MarkerReadEnd} {
 		if rm[i], err = m.Expect(marker, 5*time.Minute); err != nil {
@@ -363,6 +482,11 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, e
 		}
 		if counts[i], err = rec.Snapshot(10 * time.Second); err != nil {
 			return fail(err)
+		}
+		if tlbBits > 0 {
+			if tlbInsn[i], tlbPage[i], err = rec.TLB(); err != nil {
+				return fail(err)
+			}
 		}
 		if frames[i], err = dump.Count(); err != nil {
 			return fail(err)
@@ -388,6 +512,11 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string) (benchResult, e
 		return fail(err)
 	}
 	res.wallUsPerFrame = float64(el.Microseconds()) / n
+	if tlbBits > 0 {
+		res.tlbInsn, res.tlbPage = tlbInsn[1].Sub(tlbInsn[0]), tlbPage[1].Sub(tlbPage[0])
+		res.tlbApp = float64(res.tlbInsn.In(lo, hi)) / n
+		res.tlbFirmware = float64(res.tlbInsn.Total())/n - res.tlbApp
+	}
 	return res, nil
 }
 
