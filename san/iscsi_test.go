@@ -92,6 +92,35 @@ func TestISCSIAgainstTgtd(t *testing.T) {
 	waitConns(t, d, tids[0], 0)
 }
 
+// TestISCSIReadAheadBound: Grub streaming a 1 MiB file in 32 KiB reads
+// (its disk cache's unit) from an iSCSI drive with the default cache makes
+// the drive fetch at most 256 KiB past the file, plus the chunk the file
+// ends in: what read-ahead fetches past a file's end costs as much as the
+// file (see ISCSIChunkSize; 4 MiB ahead made the lab's boot 0.2 s slower).
+func TestISCSIReadAheadBound(t *testing.T) {
+	_, root, img := tgtdLUN(t)
+	drive, err := Open(context.Background(), []string{root}, iscsiConfig(inSecret, 0), nopInstaller{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const file, start = 1 << 20, 64 << 10 // bytes, and where the file starts
+	buf := make([]byte, 32<<10)
+	for off := start; off < start+file; off += len(buf) {
+		if err := drive.Cache.ReadBlocks(uint64(off/512), buf); err != nil {
+			t.Fatalf("ReadBlocks(%d) = %v", off/512, err)
+		}
+		if !bytes.Equal(buf, img[off:off+len(buf)]) {
+			t.Fatalf("ReadBlocks(%d) returned other bytes than the LUN's", off/512)
+		}
+	}
+	drive.Close() // waits for read-ahead in flight
+	st := drive.Cache.Stats()
+	if most := uint64(file + 256<<10 + ISCSIChunkSize); st.BytesFetched > most || st.Prefetched == 0 {
+		t.Errorf("after streaming %d KiB: %d KiB fetched, %d chunks read ahead; want at most %d KiB and some read-ahead (%v)",
+			file>>10, st.BytesFetched>>10, st.Prefetched, most>>10, st)
+	}
+}
+
 // TestISCSIFailedInstallLogsOut: when the Installer fails (snp-go's
 // ConnectController), the session is logged out and the cache stopped.
 func TestISCSIFailedInstallLogsOut(t *testing.T) {

@@ -38,7 +38,8 @@ type Config struct {
 	// Retries is how often opening is retried after a failure that may
 	// pass (iPXE's san-retries); a refused login is not retried.
 	Retries int
-	// Cache configures the read cache (zero: 256 KiB chunks, 16 ahead).
+	// Cache configures the read cache (zero fields: ISCSIChunkSize and
+	// ISCSIReadAhead, or HTTPChunkSize and HTTPMaxReadAhead).
 	Cache cache.Config
 	// Logf reports progress (nil: silent).
 	Logf func(format string, args ...any)
@@ -128,6 +129,27 @@ func retryable(err error) bool {
 
 var errNoRetry = errors.New("not retried")
 
+// The cache's chunk size and read-ahead (chunks) for a drive whose
+// Config.Cache leaves them zero.
+//
+// Firmware reads Block IO synchronously and snp-go has the CPU only while
+// it serves a call, so the network moves only then: read-ahead cannot
+// overlap a transfer with the caller's work, it only hides the round trip
+// of the next chunk, and whatever it fetches past the end of a file (Grub
+// reads a kernel, then an initrd elsewhere on the disk) costs as much as
+// the file's own bytes. An iSCSI drive therefore reads 256 KiB ahead, in
+// 64 KiB chunks (~45 frames each, far more than a LAN round trip's worth).
+// In the QEMU lab (BenchmarkQEMUSAN's boot split, beside iPXE, which reads
+// no more than asked) 256 KiB chunks with 16 ahead (4 MiB) took 0.21 s
+// for Grub to hash a 1 MiB file and 0.16 s to load the initrd, against
+// iPXE's 0.07 and 0.05 s; these defaults take 0.09 and 0.08 s. An HTTP
+// drive keeps larger chunks: each is a range request with its own headers.
+const (
+	ISCSIChunkSize = 64 << 10
+	ISCSIReadAhead = 4
+	HTTPChunkSize  = 256 << 10
+)
+
 func openAny(ctx context.Context, rootPaths []string, cfg Config) (*Drive, error) {
 	var errs []error
 	for _, rp := range rootPaths {
@@ -140,14 +162,16 @@ func openAny(ctx context.Context, rootPaths []string, cfg Config) (*Drive, error
 			continue
 		}
 		cc := cfg.Cache
+		chunk, ahead := ISCSIChunkSize, ISCSIReadAhead
+		if _, ok := b.(*HTTPDisk); ok {
+			chunk, ahead = HTTPChunkSize, HTTPMaxReadAhead
+			cc.MaxReadAhead = min(cc.MaxReadAhead, HTTPMaxReadAhead)
+		}
 		if cc.ChunkSize == 0 {
-			cc.ChunkSize = 256 << 10
+			cc.ChunkSize = chunk
 		}
 		if cc.MaxReadAhead == 0 {
-			cc.MaxReadAhead = 16
-		}
-		if _, ok := b.(*HTTPDisk); ok && cc.MaxReadAhead > HTTPMaxReadAhead {
-			cc.MaxReadAhead = HTTPMaxReadAhead
+			cc.MaxReadAhead = ahead
 		}
 		c, err := cache.New(b, cc)
 		if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/snp-go/snp-go/blockio"
-	"github.com/snp-go/snp-go/blockio/cache"
 	"github.com/snp-go/snp-go/chap"
 	"github.com/snp-go/snp-go/efi"
 	"github.com/snp-go/snp-go/iscsi"
@@ -107,19 +106,16 @@ func (s *efiSAN) Hook(ctx context.Context, rootPaths []string, cfg script.SANCon
 		InitiatorName: iqn,
 		Credentials:   creds,
 		Retries:       cfg.Retries,
-		// Grub and the kernel loader read in small pieces; the cache serves
-		// U-Boot's GPT rereads from memory and reads ahead of sequential
-		// streams with several requests in flight.
-		Cache: cache.Config{ChunkSize: 256 << 10, MaxReadAhead: sanReadAhead},
-		Logf:  logf,
+		// Grub and the kernel loader read in small pieces; the cache
+		// (san's defaults per kind of disk) serves U-Boot's GPT rereads
+		// from memory and reads ahead of sequential streams.
+		Logf: logf,
 	}, inst)
 	if err != nil {
 		return 0, err
 	}
 	return inst.drive, nil
 }
-
-const sanReadAhead = 16
 
 // efiInstaller installs an opened SAN drive as EFI Block IO.
 type efiInstaller struct {
