@@ -24,6 +24,9 @@ type LinkStats struct {
 	// RxRounds counts the poll rounds that found at least one frame;
 	// RxFrames/RxRounds is how many frames a round takes from the ring.
 	RxRounds uint64
+	// TxACKsMerged counts pure TCP ACKs never sent because a later frame
+	// of their connection superseded them (see ackhold.go).
+	TxACKsMerged uint64
 }
 
 // linkEndpoint is a gVisor stack.LinkEndpoint over a NIC. It adds and strips
@@ -55,6 +58,11 @@ type linkEndpoint struct {
 	rxRounds, rxChecksum                 atomic.Uint64
 	txFrames, txBytes, txErrors          atomic.Uint64
 	ip                                   ipCounters // for ipstat
+
+	held         heldACK     // guarded by mu; see ackhold.go
+	heldPending  atomic.Bool // held.valid, readable without mu
+	txACKsMerged atomic.Uint64
+	wake         func() // wakes an idle poller (set by Stack.AddInterface)
 }
 
 var _ stack.LinkEndpoint = (*linkEndpoint)(nil)
@@ -147,21 +155,35 @@ func (l *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 		}
 		l.txBuf = frame
 		txChecksum(frame)
-		if err := l.tx(frame); err != nil {
-			l.txErrors.Add(1)
+		held, err := l.holdTx(frame)
+		if err == nil && !held {
+			err = l.send(frame)
+		}
+		if err != nil {
 			terr = &tcpip.ErrClosedForSend{}
 			if !errors.Is(err, ErrNICDown) {
 				terr = &tcpip.ErrAborted{}
 			}
 			break
 		}
-		l.txFrames.Add(1)
-		l.txBytes.Add(uint64(len(frame)))
+		// IP handed it to the link: ipstat counts it even if the link
+		// merges it with a later ACK (LinkStats.TxACKsMerged).
 		l.ip.countOut(frame)
 		n++
 	}
 	l.mu.Unlock()
 	return n, terr
+}
+
+// send transmits one frame and counts it in the link's counters (mu held).
+func (l *linkEndpoint) send(frame []byte) error {
+	if err := l.tx(frame); err != nil {
+		l.txErrors.Add(1)
+		return err
+	}
+	l.txFrames.Add(1)
+	l.txBytes.Add(uint64(len(frame)))
+	return nil
 }
 
 // poll calls Receive until the NIC reports no pending frame (or max frames
@@ -406,5 +428,6 @@ func (l *linkEndpoint) stats() LinkStats {
 		RxFrames: l.rxFrames.Load(), RxBytes: l.rxBytes.Load(),
 		RxShort: l.rxShort.Load(), RxErrors: l.rxErrors.Load(), RxRounds: l.rxRounds.Load(), RxChecksum: l.rxChecksum.Load(),
 		TxFrames: l.txFrames.Load(), TxBytes: l.txBytes.Load(), TxErrors: l.txErrors.Load(),
+		TxACKsMerged: l.txACKsMerged.Load(),
 	}
 }

@@ -198,6 +198,7 @@ func (s *Stack) AddInterface(name string, nic NIC) (*Interface, error) {
 	}
 	id := s.nextID
 	l := newLinkEndpoint(nic)
+	l.wake = s.wake
 	if err := s.s.CreateNICWithOptions(id, l, stack.NICOptions{Name: name}); err != nil {
 		return nil, fmt.Errorf("net: creating interface %s: %s", name, err)
 	}
@@ -211,6 +212,24 @@ func (s *Stack) AddInterface(name string, nic NIC) (*Interface, error) {
 	default:
 	}
 	return ifc, nil
+}
+
+// wake makes an idle poller start a turn (it waits only on Readier NICs).
+func (s *Stack) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// FlushACKs sends the TCP acknowledgments the links hold until the end of
+// the poll turn (see ackhold.go). Call it before giving the CPU back to
+// firmware that will not call into Go for a while (a served Block IO
+// read), so that no ACK waits for the next call.
+func (s *Stack) FlushACKs() {
+	for _, l := range *s.links.Load() {
+		l.flushHeld()
+	}
 }
 
 // Interface returns the interface called name, or nil.
@@ -276,6 +295,7 @@ func (s *Stack) poll() {
 		links := *s.links.Load()
 		got := 0
 		for _, l := range links {
+			l.flushHeld() // the goroutines the last turn woke have run
 			got += l.poll(s.opt.PollBatch)
 		}
 		switch {
