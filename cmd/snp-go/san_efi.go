@@ -88,6 +88,18 @@ func (p pump) ReadBlocks(lba uint64, buf []byte) error {
 	return err
 }
 
+// WriteBlocks and Flush also send the held ACKs (the target's response
+// was acknowledged) before the caller gets the CPU back.
+func (p pump) WriteBlocks(lba uint64, buf []byte) error {
+	defer p.flush()
+	return p.Disk.WriteBlocks(lba, buf)
+}
+
+func (p pump) Flush() error {
+	defer p.flush()
+	return p.Disk.Flush()
+}
+
 // Hook opens the first root path that answers (several = multipath),
 // installs it as Block IO with a device path unique to it and connects
 // it, so that U-Boot creates partition and file-system handles.
