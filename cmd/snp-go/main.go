@@ -42,7 +42,7 @@ func bannerWait(s string) (time.Duration, error) {
 func main() {
 	plat := platform()
 	flags := pflag.NewFlagSet("snp-go", pflag.ContinueOnError)
-	selftest := flags.StringSlice("selftest", nil, "run platform self-tests: memdisk, callbacks, net")
+	selftest := flags.StringSlice("selftest", nil, "run platform self-tests: memdisk, callbacks, net, iscsi, crypto")
 	pingAddr := flags.String("ping", "", "net self-test: ping this IPv4 address")
 	fetchURL := flags.String("fetch", "", "net self-test: fetch this URL")
 	gcPercent := flags.Int("gc-percent", 100, "Go GC target percentage (debugging)")
@@ -91,8 +91,10 @@ func main() {
 			err = plat.SelftestISCSI(*root, *chunk, *user, *pass, *ruser, *rpass)
 		case "net":
 			err = plat.SelftestNet(*pingAddr, *fetchURL)
+		case "crypto":
+			err = selftestCrypto()
 		default:
-			err = fmt.Errorf("unknown self-test %q (have: memdisk, callbacks, net, iscsi)", t)
+			err = fmt.Errorf("unknown self-test %q (have: memdisk, callbacks, net, iscsi, crypto)", t)
 		}
 		if err != nil {
 			fmt.Printf("selftest %s: FAIL: %v\n", t, err)
