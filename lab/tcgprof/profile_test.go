@@ -73,11 +73,10 @@ func TestFuncs(t *testing.T) {
 	}
 }
 
-// TestPluginCountsUBoot runs U-Boot to its prompt under the plugin: a
-// snapshot there must count instructions in U-Boot's relocated copy at the
-// top of RAM (0x7fxxxxxx in a 1 GiB guest), and a second one, after a
-// command ran, must count more.
-func TestPluginCountsUBoot(t *testing.T) {
+// uBootUnderPlugin builds the plugin and runs U-Boot to its prompt under
+// it (with the TLB model of 2^tlbBits entries if tlbBits > 0).
+func uBootUnderPlugin(t *testing.T, tlbBits int) (*Recorder, *lab.Machine) {
+	t.Helper()
 	lab.SkipIfMissing(t)
 	dir := t.TempDir()
 	so, err := Build(dir)
@@ -85,10 +84,20 @@ func TestPluginCountsUBoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := NewRecorder(so, dir)
+	r.TLBBits = tlbBits
 	m := lab.StartWith(t, lab.Config{NoNet: true, ExtraArgs: r.Args()}, lab.Options{})
 	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	return r, m
+}
+
+// TestPluginCountsUBoot runs U-Boot to its prompt under the plugin: a
+// snapshot there must count instructions in U-Boot's relocated copy at the
+// top of RAM (0x7fxxxxxx in a 1 GiB guest), and a second one, after a
+// command ran, must count more.
+func TestPluginCountsUBoot(t *testing.T) {
+	r, m := uBootUnderPlugin(t, 0)
 	first, err := r.Snapshot(10 * time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -114,18 +123,7 @@ func TestPluginCountsUBoot(t *testing.T) {
 // model each of those pages misses once, and the misses by instruction add
 // up to the misses by page.
 func TestPluginModelsTLB(t *testing.T) {
-	lab.SkipIfMissing(t)
-	dir := t.TempDir()
-	so, err := Build(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := NewRecorder(so, dir)
-	r.TLBBits = 8
-	m := lab.StartWith(t, lab.Config{NoNet: true, ExtraArgs: r.Args()}, lab.Options{})
-	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	r, m := uBootUnderPlugin(t, 8)
 	if _, err := r.Snapshot(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}

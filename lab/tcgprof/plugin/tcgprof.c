@@ -51,19 +51,24 @@ void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *, mem_cb, int, in
 
 __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 
-/* A block gets one record per translation; records of one address are
- * summed when written. Records are never freed and are linked in only
- * once complete, so a snapshot thread can walk the list at any time. */
-struct block {
-	uint64_t vaddr, insns, execs;
-	struct block *next;
+/* A record counts at one guest address: a translation block (weight: its
+ * instructions; count: its executions) or, under the TLB model, one
+ * instruction (weight 1; count: its misses). An address gets one record per
+ * translation; records of one address are summed when written. Records are
+ * never freed and are linked in only once complete, so a snapshot thread
+ * can walk a list at any time. */
+struct rec {
+	uint64_t vaddr, weight, count;
+	struct rec *next;
 };
 
-static struct block *blocks, *pool;
+static struct rec *blocks, *insns, *pool;
 static size_t pool_left;
 static char out[4000];
 
-static struct block *new_block(void)
+/* new_rec links a new record for vaddr into *list (translation callbacks
+ * only: they run one at a time). */
+static struct rec *new_rec(struct rec **list, uint64_t vaddr, uint64_t weight)
 {
 	if (pool_left == 0) {
 		pool_left = 1 << 16;
@@ -72,36 +77,22 @@ static struct block *new_block(void)
 			abort();
 	}
 	pool_left--;
-	return pool++;
+	struct rec *r = pool++;
+	r->vaddr = vaddr;
+	r->weight = weight;
+	r->next = __atomic_load_n(list, __ATOMIC_RELAXED);
+	__atomic_store_n(list, r, __ATOMIC_RELEASE);
+	return r;
 }
 
 /* The TLB model (tlb=BITS). One vCPU (the lab's machines have one), so
  * the callbacks run on one thread; a snapshot reads the counters racily,
  * which at worst misses the last few. */
-struct insn {
-	uint64_t vaddr, misses;
-	struct insn *next;
-};
-
 #define VTLB 8
 #define PAGES (1 << 20) /* data pages tracked, open addressing */
 static int tlb_bits;
 static uint64_t *tlb, vtlb[VTLB], vnext;
-static struct insn *insns, *ipool;
-static size_t ipool_left;
 static uint64_t page_key[PAGES], page_misses[PAGES];
-
-static struct insn *new_insn(void)
-{
-	if (ipool_left == 0) {
-		ipool_left = 1 << 16;
-		ipool = calloc(ipool_left, sizeof *ipool);
-		if (!ipool)
-			abort();
-	}
-	ipool_left--;
-	return ipool++;
-}
 
 static void page_miss(uint64_t page)
 {
@@ -139,8 +130,8 @@ static void on_access(unsigned int vcpu, uint32_t info, uint64_t vaddr, void *p)
 	if (*e)
 		vtlb[vnext++ % VTLB] = *e;
 	*e = tag;
-	struct insn *in = p;
-	__atomic_store_n(&in->misses, in->misses + 1, __ATOMIC_RELAXED);
+	struct rec *in = p;
+	__atomic_store_n(&in->count, in->count + 1, __ATOMIC_RELAXED);
 	page_miss(page);
 }
 
@@ -150,110 +141,79 @@ static void on_translate(plugin_id id, struct qemu_plugin_tb *tb)
 		size_t n = qemu_plugin_tb_n_insns(tb);
 		for (size_t i = 0; i < n; i++) {
 			struct qemu_plugin_insn *qi = qemu_plugin_tb_get_insn(tb, i);
-			struct insn *in = new_insn();
-			in->vaddr = qemu_plugin_insn_vaddr(qi);
-			in->next = __atomic_load_n(&insns, __ATOMIC_RELAXED);
-			__atomic_store_n(&insns, in, __ATOMIC_RELEASE);
+			struct rec *in = new_rec(&insns, qemu_plugin_insn_vaddr(qi), 1);
 			qemu_plugin_register_vcpu_mem_cb(qi, on_access, PLUGIN_CB_NO_REGS, PLUGIN_MEM_RW, in);
 		}
 	}
-	struct block *b = new_block();
-	b->vaddr = qemu_plugin_tb_vaddr(tb);
-	b->insns = qemu_plugin_tb_n_insns(tb);
-	b->next = __atomic_load_n(&blocks, __ATOMIC_RELAXED);
-	__atomic_store_n(&blocks, b, __ATOMIC_RELEASE);
-	qemu_plugin_register_vcpu_tb_exec_inline(tb, PLUGIN_INLINE_ADD_U64, &b->execs, 1);
+	struct rec *b = new_rec(&blocks, qemu_plugin_tb_vaddr(tb), qemu_plugin_tb_n_insns(tb));
+	qemu_plugin_register_vcpu_tb_exec_inline(tb, PLUGIN_INLINE_ADD_U64, &b->count, 1);
 }
 
 static int by_vaddr(const void *a, const void *b)
 {
-	const struct block *x = *(struct block *const *)a, *y = *(struct block *const *)b;
+	const struct rec *x = *(struct rec *const *)a, *y = *(struct rec *const *)b;
 	return (x->vaddr > y->vaddr) - (x->vaddr < y->vaddr);
 }
 
-static void write_counts(const char *path)
+/* write_list writes path, "<hex vaddr> <sum of weight x count>" per
+ * address, through a temporary file: readers see a whole file or none. */
+static void write_list(struct rec **list, const char *path)
 {
-	struct block *head = __atomic_load_n(&blocks, __ATOMIC_ACQUIRE), *b, **v;
+	struct rec *head = __atomic_load_n(list, __ATOMIC_ACQUIRE), *r, **v;
 	size_t n = 0, i, j;
-	for (b = head; b; b = b->next)
+	for (r = head; r; r = r->next)
 		n++;
 	v = malloc((n + 1) * sizeof *v);
 	if (!v)
 		return;
-	for (b = head, i = 0; b && i < n; b = b->next)
-		v[i++] = b;
+	for (r = head, i = 0; r && i < n; r = r->next)
+		v[i++] = r;
 	qsort(v, n, sizeof *v, by_vaddr);
-	char tmp[4100];
+	char tmp[4200];
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (f) {
 		for (i = 0; i < n; i = j) {
 			uint64_t sum = 0;
 			for (j = i; j < n && v[j]->vaddr == v[i]->vaddr; j++)
-				sum += v[j]->insns * __atomic_load_n(&v[j]->execs, __ATOMIC_RELAXED);
+				sum += v[j]->weight * __atomic_load_n(&v[j]->count, __ATOMIC_RELAXED);
 			if (sum)
 				fprintf(f, "%llx %llu\n", (unsigned long long)v[i]->vaddr, (unsigned long long)sum);
 		}
 		fclose(f);
-		rename(tmp, path); /* readers see a whole file or none */
+		rename(tmp, path);
 	}
 	free(v);
 }
 
-static int insn_by_vaddr(const void *a, const void *b)
+/* write_pages writes path, "<hex page address> <misses>" per data page. */
+static void write_pages(const char *path)
 {
-	const struct insn *x = *(struct insn *const *)a, *y = *(struct insn *const *)b;
-	return (x->vaddr > y->vaddr) - (x->vaddr < y->vaddr);
-}
-
-static void write_tlb(const char *path)
-{
-	char name[4100], tmp[4200];
-	struct insn *head = __atomic_load_n(&insns, __ATOMIC_ACQUIRE), *in, **v;
-	size_t n = 0, i, j;
-	for (in = head; in; in = in->next)
-		n++;
-	v = malloc((n + 1) * sizeof *v);
-	if (!v)
-		return;
-	for (in = head, i = 0; in && i < n; in = in->next)
-		v[i++] = in;
-	qsort(v, n, sizeof *v, insn_by_vaddr);
-	snprintf(name, sizeof name, "%s.tlbi", path);
-	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
-	if (f) {
-		for (i = 0; i < n; i = j) {
-			uint64_t sum = 0;
-			for (j = i; j < n && v[j]->vaddr == v[i]->vaddr; j++)
-				sum += __atomic_load_n(&v[j]->misses, __ATOMIC_RELAXED);
-			if (sum)
-				fprintf(f, "%llx %llu\n", (unsigned long long)v[i]->vaddr, (unsigned long long)sum);
-		}
-		fclose(f);
-		rename(tmp, name);
+	if (!f)
+		return;
+	for (size_t i = 0; i < PAGES; i++) {
+		uint64_t k = __atomic_load_n(&page_key[i], __ATOMIC_ACQUIRE);
+		if (k)
+			fprintf(f, "%llx %llu\n", (unsigned long long)(k - 1) << 12,
+				(unsigned long long)__atomic_load_n(&page_misses[i], __ATOMIC_RELAXED));
 	}
-	free(v);
-	snprintf(name, sizeof name, "%s.tlbp", path);
-	snprintf(tmp, sizeof tmp, "%s.tmp", name);
-	f = fopen(tmp, "w");
-	if (f) {
-		for (i = 0; i < PAGES; i++) {
-			uint64_t k = __atomic_load_n(&page_key[i], __ATOMIC_ACQUIRE);
-			if (k)
-				fprintf(f, "%llx %llu\n", (unsigned long long)(k - 1) << 12,
-					(unsigned long long)__atomic_load_n(&page_misses[i], __ATOMIC_RELAXED));
-		}
-		fclose(f);
-		rename(tmp, name);
-	}
+	fclose(f);
+	rename(tmp, path);
 }
 
 static void write_all(const char *path)
 {
-	if (tlb_bits)
-		write_tlb(path); /* first: the counts file is what readers wait for */
-	write_counts(path);
+	if (tlb_bits) { /* first: the counts file is what readers wait for */
+		char name[4100];
+		snprintf(name, sizeof name, "%s.tlbi", path);
+		write_list(&insns, name);
+		snprintf(name, sizeof name, "%s.tlbp", path);
+		write_pages(name);
+	}
+	write_list(&blocks, path);
 }
 
 static void at_exit(plugin_id id, void *p) { write_all(out); }
