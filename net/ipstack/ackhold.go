@@ -1,9 +1,8 @@
 package ipstack
 
 import (
-	"encoding/binary"
-
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/seqnum"
 )
 
 // Pure TCP acknowledgments are held until the end of the poll turn, and
@@ -33,12 +32,12 @@ import (
 // acknowledges at least as much; any other frame first sends the held ACK,
 // so the link never reorders what it transmits.
 
-// heldACK is the one pure ACK a link holds (guarded by linkEndpoint.mu).
+// heldACK is the one pure ACK a link holds (guarded by linkEndpoint.mu;
+// linkEndpoint.heldPending says whether it holds one).
 type heldACK struct {
 	frame []byte
 	flow  [12]byte // IPv4 source and destination addresses, TCP ports
-	ack   uint32
-	valid bool
+	ack   seqnum.Value
 }
 
 // txKind is what classifyTx found in an outgoing frame.
@@ -54,7 +53,7 @@ const (
 // classifyTx looks at a frame about to be transmitted (Ethernet II, then
 // IPv4 as the stack wrote it) and returns its kind and, for TCP, the
 // connection and acknowledgment number.
-func classifyTx(frame []byte) (kind txKind, flow [12]byte, ack uint32) {
+func classifyTx(frame []byte) (kind txKind, flow [12]byte, ack seqnum.Value) {
 	if len(frame) < ethHeaderLen || header.Ethernet(frame).Type() != header.IPv4ProtocolNumber {
 		return txOther, flow, 0
 	}
@@ -74,38 +73,13 @@ func classifyTx(frame []byte) (kind txKind, flow [12]byte, ack uint32) {
 	switch {
 	case len(seg) > off || flags&header.TCPFlagFin != 0:
 		kind = txACK
-	case hasSACK(seg[header.TCPMinimumSize:off]):
+	case len(header.ParseTCPOptions(seg[header.TCPMinimumSize:off]).SACKBlocks) > 0:
 		kind = txSACK
 	default:
 		kind = txPureACK
 	}
-	return kind, flow, binary.BigEndian.Uint32(seg[8:])
+	return kind, flow, seqnum.Value(tcp.AckNumber())
 }
-
-// hasSACK reports whether TCP options carry SACK blocks (RFC 2018 §3,
-// kind 5).
-func hasSACK(opts []byte) bool {
-	for i := 0; i < len(opts); {
-		switch opts[i] {
-		case header.TCPOptionEOL:
-			return false
-		case header.TCPOptionNOP:
-			i++
-			continue
-		case header.TCPOptionSACK:
-			return true
-		}
-		if i+1 >= len(opts) || opts[i+1] < 2 {
-			return false
-		}
-		i += int(opts[i+1])
-	}
-	return false
-}
-
-// seqAtLeast reports whether sequence number a is at or after b (RFC 9293
-// §3.4: modulo 2^32).
-func seqAtLeast(a, b uint32) bool { return int32(a-b) >= 0 }
 
 // holdTx decides, for a frame about to be transmitted with mu held,
 // whether to hold it instead (it returns true) and settles the ACK held
@@ -114,23 +88,20 @@ func seqAtLeast(a, b uint32) bool { return int32(a-b) >= 0 }
 func (l *linkEndpoint) holdTx(frame []byte) (bool, error) {
 	kind, flow, ack := classifyTx(frame)
 	h := &l.held
-	if h.valid && (kind == txPureACK || kind == txACK) && h.flow == flow && seqAtLeast(ack, h.ack) {
-		h.valid = false // superseded
-		l.txACKsMerged.Add(1)
-	}
-	if h.valid {
-		h.valid = false
+	if l.heldPending.Load() {
 		l.heldPending.Store(false)
-		if err := l.send(h.frame); err != nil {
+		superseded := (kind == txPureACK || kind == txACK) && h.flow == flow && !ack.LessThan(h.ack)
+		if superseded {
+			l.txACKsMerged.Add(1)
+		} else if err := l.send(h.frame); err != nil {
 			return false, err
 		}
 	}
 	if kind != txPureACK {
-		l.heldPending.Store(false)
 		return false, nil
 	}
 	h.frame = append(h.frame[:0], frame...)
-	h.flow, h.ack, h.valid = flow, ack, true
+	h.flow, h.ack = flow, ack
 	l.heldPending.Store(true)
 	if l.wake != nil {
 		l.wake()
@@ -145,10 +116,9 @@ func (l *linkEndpoint) flushHeld() {
 		return
 	}
 	l.mu.Lock()
-	if l.held.valid {
-		l.held.valid = false
+	if l.heldPending.Load() {
+		l.heldPending.Store(false)
 		_ = l.send(l.held.frame) // a NIC error is counted in TxErrors
 	}
-	l.heldPending.Store(false)
 	l.mu.Unlock()
 }

@@ -6,7 +6,6 @@ import (
 	stdnet "net"
 	"net/netip"
 	"slices"
-	"sync"
 	"testing"
 
 	"gvisor.dev/gvisor/pkg/buffer"
@@ -15,28 +14,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
-// recordNIC keeps every frame transmitted.
-type recordNIC struct {
-	mu   sync.Mutex
-	sent [][]byte
-}
-
-func (r *recordNIC) MAC() stdnet.HardwareAddr    { return stdnet.HardwareAddr{2, 0, 0, 0, 0, 1} }
-func (r *recordNIC) MTU() int                    { return 1500 }
-func (r *recordNIC) Receive([]byte) (int, error) { return 0, nil }
-func (r *recordNIC) Transmit(frame []byte) error {
-	r.mu.Lock()
-	r.sent = append(r.sent, append([]byte(nil), frame...))
-	r.mu.Unlock()
-	return nil
-}
-func (r *recordNIC) take() (sent [][]byte) {
-	r.mu.Lock()
-	sent, r.sent = r.sent, nil
-	r.mu.Unlock()
-	return sent
-}
-func (r *recordNIC) String() string { return "recordNIC" }
+// writeFrames hands whole frames to the link as the stack would.
 func (l *linkEndpoint) writeFrames(frames ...[]byte) {
 	var pkts stack.PacketBufferList
 	for _, f := range frames {
@@ -69,7 +47,7 @@ func sackFrame(mac, peer []byte, me, them netip.Addr, sport, dport uint16, seq, 
 // as much replaces the held one; SACK ACKs, other connections' frames and
 // other protocols first send the held ACK, so nothing is reordered.
 func TestHeldACKs(t *testing.T) {
-	nic := &recordNIC{}
+	nic := &queueNIC{mac: stdnet.HardwareAddr{2, 0, 0, 0, 0, 1}}
 	l := newLinkEndpoint(nic)
 	mac, peer := []byte(nic.MAC()), []byte{2, 0, 0, 0, 0, 2}
 	me, them := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")

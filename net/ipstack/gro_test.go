@@ -23,7 +23,8 @@ type queueNIC struct {
 	mac    stdnet.HardwareAddr
 	mu     sync.Mutex
 	frames [][]byte
-	last   []byte // the last frame the stack transmitted
+	last   []byte   // the last frame the stack transmitted
+	sent   [][]byte // every frame transmitted since the last take
 }
 
 func (q *queueNIC) MAC() stdnet.HardwareAddr { return q.mac }
@@ -32,8 +33,17 @@ func (q *queueNIC) MTU() int                 { return 1500 }
 func (q *queueNIC) Transmit(frame []byte) error {
 	q.mu.Lock()
 	q.last = append(q.last[:0], frame...)
+	q.sent = append(q.sent, append([]byte(nil), frame...))
 	q.mu.Unlock()
 	return nil
+}
+
+// take returns the frames transmitted since the last take.
+func (q *queueNIC) take() (sent [][]byte) {
+	q.mu.Lock()
+	sent, q.sent = q.sent, nil
+	q.mu.Unlock()
+	return sent
 }
 
 // lastSent returns a copy of the last frame the stack transmitted.

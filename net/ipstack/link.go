@@ -60,7 +60,7 @@ type linkEndpoint struct {
 	ip                                   ipCounters // for ipstat
 
 	held         heldACK     // guarded by mu; see ackhold.go
-	heldPending  atomic.Bool // held.valid, readable without mu
+	heldPending  atomic.Bool // held is an ACK to send (written with mu held)
 	txACKsMerged atomic.Uint64
 	wake         func() // wakes an idle poller (set by Stack.AddInterface)
 }
