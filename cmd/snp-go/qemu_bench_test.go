@@ -137,15 +137,13 @@ func BenchmarkQEMUSAN(b *testing.B) {
 					}
 				}
 				if phases["profile"] {
-					boot := res
-					if res, err = p.read(big, so, run+"-read", 0); err != nil {
+					if err := p.read(big, so, run+"-read", 0, &res); err != nil {
 						b.Fatalf("%s, round %d, read under the plugin: %v", p.name, r+1, err)
 					}
-					res.sanSec, res.bootSec, res.split, res.plainMBps = boot.sanSec, boot.bootSec, boot.split, boot.plainMBps
 				}
 				if phases["tlb"] {
-					t, err := p.read(big, so, run+"-tlb", 8)
-					if err != nil {
+					var t benchResult
+					if err := p.read(big, so, run+"-tlb", benchTLBBits, &t); err != nil {
 						b.Fatalf("%s, round %d, read under the TLB model: %v", p.name, r+1, err)
 					}
 					b.Logf("%s round %d: %s", p.name, r+1, p.tlbReport(t, top))
@@ -195,47 +193,53 @@ func BenchmarkQEMUSAN(b *testing.B) {
 	b.Logf("medians of %d rounds:\n%s", rounds, strings.Join(lines, "\n"))
 }
 
+// benchTLBBits is the TLB the tlb phase models: QEMU's default of 256
+// entries (CPU_TLB_DYN_DEFAULT_BITS), which stays while the guest never
+// flushes its TLB, as U-Boot and Grub do not.
+const benchTLBBits = 8
+
 // tlbReport describes a read under the TLB model: misses per frame, and
 // the top functions and 1 MiB memory regions by misses.
 func (p *benchProgram) tlbReport(t benchResult, top int) string {
 	n := float64(t.frames.ToGuest)
 	var b strings.Builder
-	fmt.Fprintf(&b, "under QEMU's 256-entry TLB, %.1f misses per frame in the application, %.1f in the firmware (Grub read %.1f MB/s under the model)",
-		t.tlbApp, t.tlbFirmware, t.readMBps)
+	fmt.Fprintf(&b, "under QEMU's %d-entry TLB, %.1f misses per frame in the application, %.1f in the firmware (Grub read %.1f MB/s under the model)",
+		1<<benchTLBBits, t.tlbApp, t.tlbFirmware, t.readMBps)
 	if top == 0 {
 		top = 15
 	}
-	if p.image != nil {
-		funcs, _ := p.image.Funcs(t.tlbInsn, t.loadBase, imageBase)
-		fmt.Fprintf(&b, "\n  by function:")
-		for _, f := range tcgprof.Top(funcs, top) {
+	list := func(title string, m map[string]uint64) {
+		fmt.Fprintf(&b, "\n  by %s:", title)
+		for _, f := range tcgprof.Top(m, top) {
 			fmt.Fprintf(&b, "\n  %6.2f misses/frame  %s", float64(f.Count)/n, f.Name)
 		}
+	}
+	if p.image != nil {
+		funcs, _ := p.image.Funcs(t.tlbInsn, t.loadBase, imageBase)
+		list("function", funcs)
 	}
 	regions := map[string]uint64{}
 	for page, c := range t.tlbPage {
 		regions[fmt.Sprintf("%#x", page&^(1<<20-1))] += c
 	}
-	fmt.Fprintf(&b, "\n  by 1 MiB region of the data touched (image at %#x):", t.loadBase)
-	for _, f := range tcgprof.Top(regions, top) {
-		fmt.Fprintf(&b, "\n  %6.2f misses/frame  %s", float64(f.Count)/n, f.Name)
-	}
+	list(fmt.Sprintf("1 MiB region of the data touched (image at %#x)", t.loadBase), regions)
 	return b.String()
 }
 
-// benchPhases parses SNP_BENCH_PHASES.
+// benchPhases parses SNP_BENCH_PHASES: the phases named, or by default
+// all but tlb.
 func benchPhases(s string) (map[string]bool, error) {
-	all := map[string]bool{"boot": true, "read": true, "profile": true}
 	if s == "" {
-		return all, nil
+		return map[string]bool{"boot": true, "read": true, "profile": true}, nil
 	}
-	all["tlb"] = true
 	m := map[string]bool{}
 	for _, f := range strings.Split(s, ",") {
-		if !all[f] {
+		switch f {
+		case "boot", "read", "profile", "tlb":
+			m[f] = true
+		default:
 			return nil, fmt.Errorf("SNP_BENCH_PHASES=%q: %q is not one of boot, read, profile, tlb", s, f)
 		}
-		m[f] = true
 	}
 	return m, nil
 }
@@ -407,14 +411,13 @@ func (p *benchProgram) readPlain(img *bootdisk.Image, dir string) (float64, erro
 	return float64(img.BigSize) / 1e6 / rm[1].At.Sub(rm[0].At).Seconds(), nil
 }
 
-// read boots the program on the big disk under the profiler and measures
-// Grub's read of the 64 MiB file.
+// read boots the program on the big disk under the profiler, measures
+// Grub's read of the 64 MiB file and fills in res's figures of that read.
 // With tlbBits > 0 the plugin also models QEMU's data TLB of 2^tlbBits
-// entries and the result has its misses.
-func (p *benchProgram) read(img *bootdisk.Image, so, dir string, tlbBits int) (benchResult, error) {
-	var res benchResult
+// entries and res gets its misses.
+func (p *benchProgram) read(img *bootdisk.Image, so, dir string, tlbBits int, res *benchResult) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return res, err
+		return err
 	}
 	rec := tcgprof.NewRecorder(so, dir)
 	rec.TLBBits = tlbBits
@@ -422,11 +425,11 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string, tlbBits int) (b
 	m, err := lab.Boot(lab.Config{Disks: []string{p.paths[1]}, Snapshot: true,
 		ExtraArgs: append(rec.Args(), dump.Args()...)}, lab.Options{Log: filepath.Join(dir, "serial.log"), MaxRuntime: 10 * time.Minute})
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer m.Close()
-	fail := func(err error) (benchResult, error) {
-		return res, fmt.Errorf("%w (transcript %s)", err, m.LogPath)
+	fail := func(err error) error {
+		return fmt.Errorf("%w (transcript %s)", err, m.LogPath)
 	}
 	if _, err := m.StopAutoboot(60 * time.Second); err != nil {
 		return fail(err)
@@ -517,7 +520,7 @@ func (p *benchProgram) read(img *bootdisk.Image, so, dir string, tlbBits int) (b
 		res.tlbApp = float64(res.tlbInsn.In(lo, hi)) / n
 		res.tlbFirmware = float64(res.tlbInsn.Total())/n - res.tlbApp
 	}
-	return res, nil
+	return nil
 }
 
 // setBootargs passes SNP_BENCH_BOOTARGS to snp-go as its load options

@@ -255,14 +255,7 @@ func BenchmarkQEMUCrypto(b *testing.B) {
 	line := regexp.MustCompile(`crypto: AES-128-GCM open ([\d.]+) MB/s, SHA-256 ([\d.]+) MB/s`)
 	var gcm, sha []float64
 	for i := 0; i < max(b.N, 3); i++ {
-		img := filepath.Join(b.TempDir(), "disk.img")
-		if err := lab.BuildDisk(img, lab.EFIDisk(efi, false)); err != nil {
-			b.Fatal(err)
-		}
-		m := lab.Start(b, lab.Config{Disks: []string{img}, Snapshot: true, NoNet: true})
-		if _, err := m.StopAutoboot(30 * time.Second); err != nil {
-			b.Fatal(err)
-		}
+		m := boot(b, efi, lab.Config{NoNet: true})
 		if _, err := m.Run("setenv bootargs --selftest=crypto", 10*time.Second); err != nil {
 			b.Fatal(err)
 		}

@@ -48,11 +48,8 @@ func cryptoRates(size int) (gcm, sha float64, err error) {
 	for range n {
 		h.Write(plain)
 	}
-	sum := h.Sum(nil)
+	h.Sum(nil)
 	sha = float64(n*record) / 1e6 / time.Since(start).Seconds()
-	if len(sum) != sha256.Size {
-		return 0, 0, fmt.Errorf("SHA-256: %d-byte sum", len(sum))
-	}
 	return gcm, sha, nil
 }
 
