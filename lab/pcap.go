@@ -8,6 +8,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/seqnum"
 )
 
 // FrameDump records every frame of the lab's user-mode network in a pcap
@@ -94,7 +95,7 @@ func (d FrameDump) MaxInFlight() (int, error) {
 		ends, ack := outstanding[k], tcp.AckNumber()
 		kept := ends[:0]
 		for _, end := range ends {
-			if int32(end-ack) > 0 { // not yet covered (RFC 9293 §3.4 modular compare)
+			if seqnum.Value(ack).LessThan(seqnum.Value(end)) { // not yet covered
 				kept = append(kept, end)
 			}
 		}
